@@ -1,0 +1,615 @@
+//! The provider's configuration: one TOML file (or the same structures
+//! built in Rust) describing issuers, their keys, TTLs, scopes and
+//! pre-registered clients. Every field has a default; a bad file is refused
+//! with the field and the reason.
+//!
+//! ```
+//! use mock_provider::ProviderConfig;
+//! let config = ProviderConfig::from_toml_str(r#"
+//!     [[issuer]]
+//!     name = "tenant-a"
+//!     signing_algorithm = "ES256"
+//!
+//!     [[issuer.client]]
+//!     client_id = "my-app"
+//!     client_secret = "s3cret"
+//!     grant_types = ["client_credentials"]
+//! "#).unwrap();
+//! assert_eq!(config.issuers[0].clients[0].client_id, "my-app");
+//! ```
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::access_token::REGISTERED_CLAIMS;
+use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClient};
+use crate::redirect_uri;
+use crate::scope::ScopeSet;
+use crate::secret::Secret;
+use crate::signing_key::{SigningAlgorithm, SigningKey};
+use crate::token_family::RefreshPolicy;
+
+/// The port `mock-provider serve` listens on when neither the file nor the
+/// command line says.
+pub const DEFAULT_PORT: u16 = 9400;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Address to bind (default 127.0.0.1).
+    #[serde(default = "default_bind")]
+    pub bind: IpAddr,
+    /// Port (default 9400; 0 picks a free one).
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// The issuers (TOML: `[[issuer]]`); default: one named `default`.
+    #[serde(default = "default_issuers", rename = "issuer")]
+    pub issuers: Vec<IssuerConfig>,
+    /// The directory relative paths (key files) are resolved against.
+    #[serde(skip)]
+    pub base_dir: Option<PathBuf>,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        Self {
+            bind: default_bind(),
+            port: default_port(),
+            issuers: default_issuers(),
+            base_dir: None,
+        }
+    }
+}
+
+/// One issuer (an authorization server at `/{name}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// The path segment: `http://host:port/{name}` is the issuer identifier.
+    pub name: String,
+    /// `RS256` (default) or `ES256`.
+    #[serde(default)]
+    pub signing_algorithm: SigningAlgorithm,
+    /// A PEM private key (PKCS#8) so tokens verify across restarts; a key is
+    /// generated at start when absent. Relative to the config file.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// Access token lifetime (default 3600).
+    #[serde(default = "default_access_ttl")]
+    pub access_token_ttl_secs: u64,
+    /// Refresh token lifetime (default 30 days).
+    #[serde(default = "default_refresh_ttl")]
+    pub refresh_token_ttl_secs: u64,
+    /// Authorization code lifetime (default 60; RFC 6749 4.1.2 says short).
+    #[serde(default = "default_code_ttl")]
+    pub authorization_code_ttl_secs: u64,
+    /// Scopes clients may ask for.
+    #[serde(default = "default_scopes")]
+    pub scopes_supported: Vec<String>,
+    /// The user the headless authorize endpoint approves for (`login_hint`
+    /// picks another).
+    #[serde(default = "default_subject")]
+    pub default_subject: String,
+    /// `aud` of tokens asked for without `resource` (default
+    /// `{issuer}/api`).
+    #[serde(default)]
+    pub default_audience: Option<String>,
+    /// When not empty, the only `resource` values accepted (RFC 8707).
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// Claims added to every access token.
+    #[serde(default)]
+    pub extra_claims: Map<String, Value>,
+    /// Whether the RFC 7591 registration endpoint is on (default true).
+    #[serde(default = "default_true")]
+    pub dynamic_registration: bool,
+    /// Whether URL client ids are resolved as client ID metadata documents
+    /// (default true).
+    #[serde(default = "default_true")]
+    pub client_id_metadata_documents: bool,
+    /// Pre-registered clients (TOML: `[[issuer.client]]`).
+    #[serde(default, rename = "client")]
+    pub clients: Vec<ClientConfig>,
+}
+
+/// A pre-registered client.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// The client id.
+    pub client_id: String,
+    /// The secret; a client without one is public.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// Default: `client_secret_basic` with a secret, `none` without.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<AuthMethod>,
+    /// Redirect URIs (https, or http on a loopback host).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Default: `authorization_code` and `refresh_token`.
+    #[serde(default = "default_client_grants")]
+    pub grant_types: Vec<GrantType>,
+    /// Space-delimited scopes the client may ask for (default: any the
+    /// issuer supports); also what it gets when it asks for none.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// `single_use` (default), `reusable` or `grace(SECONDS)`.
+    #[serde(default)]
+    pub refresh_policy: RefreshPolicy,
+    /// A name to show people.
+    #[serde(default)]
+    pub client_name: Option<String>,
+}
+
+fn default_bind() -> IpAddr {
+    IpAddr::V4(Ipv4Addr::LOCALHOST)
+}
+fn default_port() -> u16 {
+    DEFAULT_PORT
+}
+fn default_issuers() -> Vec<IssuerConfig> {
+    vec![IssuerConfig::new("default")]
+}
+fn default_access_ttl() -> u64 {
+    3600
+}
+fn default_refresh_ttl() -> u64 {
+    30 * 24 * 3600
+}
+fn default_code_ttl() -> u64 {
+    60
+}
+fn default_scopes() -> Vec<String> {
+    ["mcp:tools", "mcp:admin", "offline_access"]
+        .map(String::from)
+        .to_vec()
+}
+fn default_subject() -> String {
+    "alice".to_owned()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_client_grants() -> Vec<GrantType> {
+    vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+}
+
+/// One thing wrong with a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// Where: `issuer[0].client[1].redirect_uris[0]`.
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not valid TOML, a wrong type, or an unknown field.
+    #[error("config file {path} is not valid:\n{message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// Parsed, but some values are unusable.
+    #[error("invalid configuration{}:\n{}", origin_suffix(.origin), render_problems(.problems))]
+    Invalid {
+        /// The file, if there is one.
+        origin: Option<PathBuf>,
+        /// Every problem found.
+        problems: Vec<ConfigProblem>,
+    },
+}
+
+fn origin_suffix(origin: &Option<PathBuf>) -> String {
+    origin
+        .as_ref()
+        .map(|p| format!(" in {}", p.display()))
+        .unwrap_or_default()
+}
+
+fn render_problems(problems: &[ConfigProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl ProviderConfig {
+    /// Reads and validates a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::parse(&text, &path.display().to_string())?;
+        config.base_dir = path.parent().map(Path::to_owned);
+        config.validate().map_err(|problems| ConfigError::Invalid {
+            origin: Some(path.to_owned()),
+            problems,
+        })?;
+        Ok(config)
+    }
+
+    /// Parses and validates TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let config = Self::parse(text, "(inline)")?;
+        config.validate().map_err(|problems| ConfigError::Invalid {
+            origin: None,
+            problems,
+        })?;
+        Ok(config)
+    }
+
+    fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })
+    }
+
+    /// Checks every value; returns every problem found.
+    pub fn validate(&self) -> Result<(), Vec<ConfigProblem>> {
+        let mut problems = Vec::new();
+        let mut problem = |field: String, reason: String| {
+            problems.push(ConfigProblem { field, reason });
+        };
+        if self.issuers.is_empty() {
+            problem("issuer".into(), "at least one issuer is required".into());
+        }
+        for (i, issuer) in self.issuers.iter().enumerate() {
+            let at = format!("issuer[{i}]");
+            if !valid_issuer_name(&issuer.name) {
+                problem(
+                    format!("{at}.name"),
+                    format!(
+                        "`{}` is not a usable path segment: use 1-64 of A-Z a-z 0-9 . _ -, not starting with . or _",
+                        issuer.name
+                    ),
+                );
+            }
+            if self.issuers[..i].iter().any(|o| o.name == issuer.name) {
+                problem(
+                    format!("{at}.name"),
+                    format!("issuer `{}` is defined twice", issuer.name),
+                );
+            }
+            for (field, v) in [
+                ("access_token_ttl_secs", issuer.access_token_ttl_secs),
+                ("refresh_token_ttl_secs", issuer.refresh_token_ttl_secs),
+                (
+                    "authorization_code_ttl_secs",
+                    issuer.authorization_code_ttl_secs,
+                ),
+            ] {
+                if v == 0 {
+                    problem(format!("{at}.{field}"), "must be at least 1".into());
+                }
+            }
+            for (j, s) in issuer.scopes_supported.iter().enumerate() {
+                if ScopeSet::parse(s)
+                    .map(|p| p.iter().count() != 1)
+                    .unwrap_or(true)
+                {
+                    problem(
+                        format!("{at}.scopes_supported[{j}]"),
+                        format!("`{s}` is not a single RFC 6749 3.3 scope token"),
+                    );
+                }
+            }
+            if issuer.default_subject.trim().is_empty() {
+                problem(format!("{at}.default_subject"), "must not be empty".into());
+            }
+            if let Some(aud) = &issuer.default_audience
+                && url::Url::parse(aud).is_err()
+            {
+                problem(
+                    format!("{at}.default_audience"),
+                    format!("`{aud}` is not an absolute URI"),
+                );
+            }
+            for (j, r) in issuer.resources.iter().enumerate() {
+                if let Err(e) = crate::resource_indicator::validate(&[r.as_str()], &[]) {
+                    problem(format!("{at}.resources[{j}]"), e.description().to_owned());
+                }
+            }
+            for claim in issuer.extra_claims.keys() {
+                if REGISTERED_CLAIMS.contains(&claim.as_str()) {
+                    problem(
+                        format!("{at}.extra_claims.{claim}"),
+                        "is set by the provider itself and cannot be overridden here".into(),
+                    );
+                }
+            }
+            let supported = ScopeSet::from_tokens(issuer.scopes_supported.iter().cloned());
+            for (j, client) in issuer.clients.iter().enumerate() {
+                let at = format!("{at}.client[{j}]");
+                if issuer.clients[..j]
+                    .iter()
+                    .any(|o| o.client_id == client.client_id)
+                {
+                    problem(
+                        format!("{at}.client_id"),
+                        format!("client `{}` is defined twice", client.client_id),
+                    );
+                }
+                for p in client.problems(&supported) {
+                    problem(format!("{at}.{}", p.field), p.reason);
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+fn valid_issuer_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && !name.starts_with('.')
+        && !name.starts_with('_')
+}
+
+impl IssuerConfig {
+    /// An issuer with every default.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            signing_algorithm: SigningAlgorithm::default(),
+            key_file: None,
+            access_token_ttl_secs: default_access_ttl(),
+            refresh_token_ttl_secs: default_refresh_ttl(),
+            authorization_code_ttl_secs: default_code_ttl(),
+            scopes_supported: default_scopes(),
+            default_subject: default_subject(),
+            default_audience: None,
+            resources: Vec::new(),
+            extra_claims: Map::new(),
+            dynamic_registration: true,
+            client_id_metadata_documents: true,
+            clients: Vec::new(),
+        }
+    }
+
+    /// Sets the signing algorithm.
+    pub fn signing_algorithm(mut self, alg: SigningAlgorithm) -> Self {
+        self.signing_algorithm = alg;
+        self
+    }
+
+    /// Loads the key from a PEM file instead of generating one.
+    pub fn key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.key_file = Some(path.into());
+        self
+    }
+
+    /// Sets the access token lifetime.
+    pub fn access_token_ttl_secs(mut self, secs: u64) -> Self {
+        self.access_token_ttl_secs = secs;
+        self
+    }
+
+    /// Sets the refresh token lifetime.
+    pub fn refresh_token_ttl_secs(mut self, secs: u64) -> Self {
+        self.refresh_token_ttl_secs = secs;
+        self
+    }
+
+    /// Sets the supported scopes.
+    pub fn scopes_supported<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        scopes: I,
+    ) -> Self {
+        self.scopes_supported = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the default subject.
+    pub fn default_subject(mut self, subject: impl Into<String>) -> Self {
+        self.default_subject = subject.into();
+        self
+    }
+
+    /// Adds a claim to every access token.
+    pub fn extra_claim(mut self, name: impl Into<String>, value: Value) -> Self {
+        self.extra_claims.insert(name.into(), value);
+        self
+    }
+
+    /// Adds a pre-registered client.
+    pub fn client(mut self, client: ClientConfig) -> Self {
+        self.clients.push(client);
+        self
+    }
+
+    /// Loads or generates the signing key; a failure names `key_file`.
+    pub fn signing_key(&self, base_dir: Option<&Path>) -> Result<SigningKey, String> {
+        match &self.key_file {
+            Some(path) => {
+                let path = match base_dir {
+                    Some(dir) if path.is_relative() => dir.join(path),
+                    _ => path.clone(),
+                };
+                SigningKey::from_pem_file(self.signing_algorithm, &path)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            }
+            None => SigningKey::generate(self.signing_algorithm).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// A public client (no secret, `none` authentication, PKCE).
+    pub fn public(client_id: impl Into<String>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: None,
+            token_endpoint_auth_method: None,
+            redirect_uris: Vec::new(),
+            grant_types: default_client_grants(),
+            scope: None,
+            refresh_policy: RefreshPolicy::default(),
+            client_name: None,
+        }
+    }
+
+    /// A confidential client using `client_secret_basic`.
+    pub fn confidential(client_id: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self {
+            client_secret: Some(Secret::new(secret)),
+            ..Self::public(client_id)
+        }
+    }
+
+    /// Adds a redirect URI.
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uris.push(uri.into());
+        self
+    }
+
+    /// Sets the grant types.
+    pub fn grant_types<I: IntoIterator<Item = GrantType>>(mut self, grants: I) -> Self {
+        self.grant_types = grants.into_iter().collect();
+        self
+    }
+
+    /// Sets the authentication method.
+    pub fn auth_method(mut self, method: AuthMethod) -> Self {
+        self.token_endpoint_auth_method = Some(method);
+        self
+    }
+
+    /// Sets the allowed (and default) scope.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// Sets the refresh policy.
+    pub fn refresh_policy(mut self, policy: RefreshPolicy) -> Self {
+        self.refresh_policy = policy;
+        self
+    }
+
+    /// The authentication method in force.
+    pub fn effective_auth_method(&self) -> AuthMethod {
+        self.token_endpoint_auth_method
+            .unwrap_or(if self.client_secret.is_some() {
+                AuthMethod::ClientSecretBasic
+            } else {
+                AuthMethod::None
+            })
+    }
+
+    fn problems(&self, supported: &ScopeSet) -> Vec<ConfigProblem> {
+        let mut out = Vec::new();
+        let mut problem = |field: &str, reason: String| {
+            out.push(ConfigProblem {
+                field: field.to_owned(),
+                reason,
+            })
+        };
+        if self.client_id.is_empty() || !self.client_id.bytes().all(|b| (0x21..=0x7e).contains(&b))
+        {
+            problem(
+                "client_id",
+                format!(
+                    "`{}` must be 1 or more visible ASCII characters",
+                    self.client_id
+                ),
+            );
+        }
+        let method = self.effective_auth_method();
+        match (method.is_confidential(), &self.client_secret) {
+            (true, None) => problem(
+                "client_secret",
+                format!("is required with token_endpoint_auth_method = \"{method}\""),
+            ),
+            (false, Some(_)) => problem(
+                "client_secret",
+                "a public client (token_endpoint_auth_method = \"none\") must not have a secret"
+                    .into(),
+            ),
+            _ => {}
+        }
+        for (k, uri) in self.redirect_uris.iter().enumerate() {
+            if let Err(e) = redirect_uri::validate(uri) {
+                problem(&format!("redirect_uris[{k}]"), e.to_string());
+            }
+        }
+        if self.grant_types.is_empty() {
+            problem("grant_types", "must name at least one grant type".into());
+        }
+        if self.grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty()
+        {
+            problem(
+                "redirect_uris",
+                "the authorization_code grant needs at least one redirect URI".into(),
+            );
+        }
+        if self.grant_types.contains(&GrantType::ClientCredentials) && !method.is_confidential() {
+            problem(
+                "grant_types",
+                "client_credentials needs a confidential client (a client_secret)".into(),
+            );
+        }
+        if let Some(scope) = &self.scope {
+            match ScopeSet::parse(scope) {
+                Err(e) => problem("scope", e.to_string()),
+                Ok(s) if !s.is_subset(supported) => problem(
+                    "scope",
+                    format!(
+                        "`{}` is not in the issuer's scopes_supported",
+                        s.difference(supported)
+                    ),
+                ),
+                Ok(_) => {}
+            }
+        }
+        out
+    }
+
+    /// The registry entry for this (validated) configuration.
+    pub fn to_registered(&self) -> RegisteredClient {
+        RegisteredClient {
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            auth_method: self.effective_auth_method(),
+            redirect_uris: self.redirect_uris.clone(),
+            grant_types: self.grant_types.clone(),
+            allowed_scope: self.scope.as_deref().and_then(|s| ScopeSet::parse(s).ok()),
+            refresh_policy: self.refresh_policy,
+            client_name: self.client_name.clone(),
+            origin: ClientOrigin::Configured,
+        }
+    }
+}

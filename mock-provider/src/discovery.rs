@@ -1,0 +1,71 @@
+//! Discovery: authorization server metadata (RFC 8414) at the
+//! path-inserted well-known location and the OpenID discovery locations the
+//! MCP authorization spec (2025-11-25, "Authorization Server Metadata
+//! Discovery") has clients try, and the JWKS.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::client_registry::{AuthMethod, GrantType};
+use crate::issuer::Issuer;
+use crate::server::ProviderState;
+
+/// The metadata document of an issuer.
+pub fn metadata(issuer: &Issuer) -> Value {
+    let settings = issuer.settings();
+    let mut doc = json!({
+        "issuer": issuer.url(),
+        "authorization_endpoint": issuer.endpoint("authorize"),
+        "token_endpoint": issuer.endpoint("token"),
+        "jwks_uri": issuer.endpoint("jwks"),
+        "introspection_endpoint": issuer.endpoint("introspect"),
+        "revocation_endpoint": issuer.endpoint("revoke"),
+        "scopes_supported": settings.scopes_supported,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": GrantType::ALL.map(GrantType::as_str),
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": AuthMethod::ALL.map(AuthMethod::as_str),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": AuthMethod::ALL.map(AuthMethod::as_str),
+        "authorization_response_iss_parameter_supported": true,
+        "client_id_metadata_document_supported": settings.client_id_metadata_documents,
+        "subject_types_supported": ["public"],
+    });
+    if settings.dynamic_registration {
+        doc["registration_endpoint"] = json!(issuer.endpoint("register"));
+    }
+    doc
+}
+
+/// `GET /.well-known/oauth-authorization-server/{issuer}` and the other
+/// well-known locations.
+pub async fn metadata_handler(
+    State(state): State<Arc<ProviderState>>,
+    Path(name): Path<String>,
+) -> Response {
+    match state.issuer(&name) {
+        Ok(issuer) => Json(metadata(&issuer)).into_response(),
+        Err(not_found) => not_found,
+    }
+}
+
+/// `GET /{issuer}/jwks`
+pub async fn jwks_handler(
+    State(state): State<Arc<ProviderState>>,
+    Path(name): Path<String>,
+) -> Response {
+    match state.issuer(&name) {
+        Ok(issuer) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            issuer.keys().jwks().to_string(),
+        )
+            .into_response(),
+        Err(not_found) => not_found,
+    }
+}

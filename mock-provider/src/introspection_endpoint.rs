@@ -1,0 +1,98 @@
+//! Token introspection (RFC 7662): an authenticated client asks whether a
+//! token is active and what it carries. Access tokens are verified JWTs
+//! whose `jti` is not revoked; refresh tokens are looked up by hash.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::access_token::AccessTokenClaims;
+use crate::client_auth;
+use crate::issuer::{Issuer, now};
+use crate::oauth_error::OAuthError;
+use crate::request_params::RequestParams;
+use crate::secret::TokenHash;
+use crate::server::ProviderState;
+
+/// `POST /{issuer}/introspect`
+pub async fn introspect_handler(
+    State(state): State<Arc<ProviderState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let issuer = match state.issuer(&name) {
+        Ok(i) => i,
+        Err(not_found) => return not_found,
+    };
+    match introspect(&issuer, &headers, body).await {
+        Ok(doc) => {
+            let mut r = Json(doc).into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn introspect(issuer: &Issuer, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
+    let params = RequestParams::from_form_body(headers, body).await?;
+    params.reject_duplicates()?;
+    let client = client_auth::authenticate(issuer, headers, &params).await?;
+    if !client.method.is_confidential() {
+        // RFC 7662 2.1: the endpoint must be protected; a public client
+        // proves nothing.
+        return Err(OAuthError::invalid_client(
+            "introspection needs an authenticated (confidential) client",
+        ));
+    }
+    let token = params.required("token")?;
+    Ok(describe(issuer, token))
+}
+
+/// The introspection answer for any token string.
+pub fn describe(issuer: &Issuer, token: &str) -> Value {
+    let now = now();
+    if let Some(claims) = AccessTokenClaims::verify(token, &issuer.keys())
+        && claims.iss == issuer.url()
+    {
+        let revoked = issuer.grants().families.access_token_revoked(&claims.jti);
+        if revoked || now >= claims.exp {
+            return json!({"active": false});
+        }
+        let mut doc = json!({
+            "active": true,
+            "token_type": "Bearer",
+            "scope": claims.scope,
+            "client_id": claims.client_id,
+            "sub": claims.sub,
+            "aud": claims.aud,
+            "iss": claims.iss,
+            "exp": claims.exp,
+            "iat": claims.iat,
+            "jti": claims.jti,
+        });
+        for (k, v) in claims.extra {
+            doc[k] = v;
+        }
+        return doc;
+    }
+    let grants = issuer.grants();
+    match grants.families.refresh_token(&TokenHash::of(token), now) {
+        Some(view) if view.active => json!({
+            "active": true,
+            "scope": view.grant.scope.to_string(),
+            "client_id": view.grant.client_id,
+            "sub": view.grant.subject,
+            "iss": issuer.url(),
+            "exp": view.expires_at,
+        }),
+        _ => json!({"active": false}),
+    }
+}

@@ -1,0 +1,311 @@
+//! One issuer at run time: its identifier and endpoint URLs, settings, keys,
+//! clients and grant state, and the access token minting every grant shares.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use crate::access_token::{AccessTokenClaims, Audience};
+use crate::authorization_code::CodeStore;
+use crate::client_metadata_document::{self, MetadataDocumentError};
+use crate::client_registry::{ClientRegistry, RegisteredClient};
+use crate::config::IssuerConfig;
+use crate::key_set::KeySet;
+use crate::oauth_error::OAuthError;
+use crate::scope::ScopeSet;
+use crate::secret::random_base64url;
+use crate::signing_key::SigningKey;
+use crate::token_family::TokenFamilies;
+
+/// How long a fetched client ID metadata document is trusted.
+const METADATA_DOCUMENT_TTL: Duration = Duration::from_secs(60);
+
+/// Expired grant records are pruned every this many mutations.
+const PRUNE_EVERY: u64 = 4096;
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// What an issuer's tokens look like; from [`IssuerConfig`].
+#[derive(Debug, Clone)]
+pub struct IssuerSettings {
+    /// Access token lifetime in seconds.
+    pub access_token_ttl: u64,
+    /// Refresh token lifetime in seconds.
+    pub refresh_token_ttl: u64,
+    /// Authorization code lifetime in seconds.
+    pub code_ttl: u64,
+    /// Supported scopes, in configured order (for metadata).
+    pub scopes_supported: Vec<String>,
+    /// The user approved by default.
+    pub default_subject: String,
+    /// `aud` when no resource is asked for.
+    pub default_audience: String,
+    /// Allowed resources (empty: any).
+    pub resources: Vec<String>,
+    /// Extra access token claims.
+    pub extra_claims: Map<String, Value>,
+    /// RFC 7591 registration on.
+    pub dynamic_registration: bool,
+    /// Client ID metadata documents on.
+    pub client_id_metadata_documents: bool,
+}
+
+/// The mutable grant state of an issuer, behind one lock so that code
+/// redemption and refresh rotation are atomic.
+#[derive(Debug, Default)]
+pub struct GrantState {
+    /// Authorization codes.
+    pub codes: CodeStore,
+    /// Token families.
+    pub families: TokenFamilies,
+    mutations: u64,
+}
+
+impl GrantState {
+    /// Counts a mutation and prunes expired records now and then.
+    pub fn touch(&mut self, now: u64) {
+        self.mutations += 1;
+        if self.mutations.is_multiple_of(PRUNE_EVERY) {
+            self.families.prune(now);
+            self.codes.prune(now, 3600);
+        }
+    }
+}
+
+/// Why a client id did not resolve to a client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientLookupError {
+    /// Neither registered nor a metadata document URL.
+    #[error("client `{0}` is not registered with this issuer")]
+    Unknown(String),
+    /// A metadata document URL that did not work.
+    #[error(transparent)]
+    MetadataDocument(#[from] MetadataDocumentError),
+}
+
+/// An issuer.
+#[derive(Debug)]
+pub struct Issuer {
+    name: String,
+    url: String,
+    settings: IssuerSettings,
+    keys: RwLock<Arc<KeySet>>,
+    clients: RwLock<ClientRegistry>,
+    metadata_documents: Mutex<HashMap<String, (Arc<RegisteredClient>, Instant)>>,
+    grants: Mutex<GrantState>,
+    http: reqwest::Client,
+}
+
+/// An access token as handed out.
+#[derive(Debug, Clone)]
+pub struct IssuedAccessToken {
+    /// The JWT.
+    pub token: String,
+    /// Its claims.
+    pub claims: AccessTokenClaims,
+}
+
+impl Issuer {
+    /// Builds an issuer from validated configuration and a loaded key.
+    pub fn new(
+        config: &IssuerConfig,
+        base_url: &str,
+        key: SigningKey,
+        http: reqwest::Client,
+    ) -> Self {
+        let url = format!("{}/{}", base_url.trim_end_matches('/'), config.name);
+        let mut registry = ClientRegistry::default();
+        for c in &config.clients {
+            registry.insert(c.to_registered());
+        }
+        Self {
+            name: config.name.clone(),
+            settings: IssuerSettings {
+                access_token_ttl: config.access_token_ttl_secs,
+                refresh_token_ttl: config.refresh_token_ttl_secs,
+                code_ttl: config.authorization_code_ttl_secs,
+                scopes_supported: config.scopes_supported.clone(),
+                default_subject: config.default_subject.clone(),
+                default_audience: config
+                    .default_audience
+                    .clone()
+                    .unwrap_or_else(|| format!("{url}/api")),
+                resources: config.resources.clone(),
+                extra_claims: config.extra_claims.clone(),
+                dynamic_registration: config.dynamic_registration,
+                client_id_metadata_documents: config.client_id_metadata_documents,
+            },
+            url,
+            keys: RwLock::new(Arc::new(KeySet::new(key))),
+            clients: RwLock::new(registry),
+            metadata_documents: Mutex::new(HashMap::new()),
+            grants: Mutex::new(GrantState::default()),
+            http,
+        }
+    }
+
+    /// The issuer's name (its path segment).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The issuer identifier, e.g. `http://127.0.0.1:9400/default`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// An endpoint URL under the issuer.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}/{path}", self.url)
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &IssuerSettings {
+        &self.settings
+    }
+
+    /// The supported scopes as a set.
+    pub fn supported_scopes(&self) -> ScopeSet {
+        ScopeSet::from_tokens(self.settings.scopes_supported.iter().cloned())
+    }
+
+    /// The current keys.
+    pub fn keys(&self) -> Arc<KeySet> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The grant state, locked. Hold it only for bookkeeping, never across
+    /// an `await` or a signature.
+    pub fn grants(&self) -> MutexGuard<'_, GrantState> {
+        self.grants.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A registered client.
+    pub fn client(&self, client_id: &str) -> Option<Arc<RegisteredClient>> {
+        self.clients
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(client_id)
+    }
+
+    /// Every registered client.
+    pub fn clients(&self) -> Vec<Arc<RegisteredClient>> {
+        self.clients.read().unwrap_or_else(|p| p.into_inner()).all()
+    }
+
+    /// Registers a client (dynamic registration or the admin API).
+    pub fn register_client(&self, client: RegisteredClient) -> Arc<RegisteredClient> {
+        self.clients
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(client)
+    }
+
+    /// A client by id: registered, or fetched from its metadata document
+    /// when the id is a URL and documents are on.
+    pub async fn resolve_client(
+        &self,
+        client_id: &str,
+    ) -> Result<Arc<RegisteredClient>, ClientLookupError> {
+        if let Some(c) = self.client(client_id) {
+            return Ok(c);
+        }
+        if !self.settings.client_id_metadata_documents
+            || !client_metadata_document::looks_like_url(client_id)
+        {
+            return Err(ClientLookupError::Unknown(client_id.to_owned()));
+        }
+        if let Some((c, at)) = self
+            .metadata_documents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(client_id)
+            && at.elapsed() < METADATA_DOCUMENT_TTL
+        {
+            return Ok(c.clone());
+        }
+        let client = Arc::new(client_metadata_document::fetch(&self.http, client_id).await?);
+        self.metadata_documents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(client_id.to_owned(), (client.clone(), Instant::now()));
+        Ok(client)
+    }
+
+    /// Builds the claims of a new access token. `audiences` empty means the
+    /// default audience.
+    pub fn access_token_claims(
+        &self,
+        client_id: &str,
+        subject: &str,
+        scope: &ScopeSet,
+        audiences: &[String],
+        auth_time: Option<u64>,
+        now: u64,
+    ) -> AccessTokenClaims {
+        let aud = if audiences.is_empty() {
+            Audience::One(self.settings.default_audience.clone())
+        } else {
+            Audience::from_list(audiences.to_vec())
+        };
+        AccessTokenClaims {
+            iss: self.url.clone(),
+            sub: subject.to_owned(),
+            aud,
+            exp: now + self.settings.access_token_ttl,
+            iat: now,
+            jti: random_base64url(16),
+            client_id: client_id.to_owned(),
+            scope: scope.to_string(),
+            auth_time,
+            extra: self.settings.extra_claims.clone(),
+        }
+    }
+
+    /// Signs claims with the active key.
+    pub fn sign_access_token(&self, claims: AccessTokenClaims) -> IssuedAccessToken {
+        let token = claims.sign(self.keys().active());
+        IssuedAccessToken { token, claims }
+    }
+}
+
+impl Issuer {
+    /// The scope a client gets: what it asked for if it may have it (RFC
+    /// 6749 3.3), else what it is allowed when it asked for nothing.
+    pub fn grantable_scope(
+        &self,
+        client: &RegisteredClient,
+        requested: Option<&str>,
+    ) -> Result<ScopeSet, OAuthError> {
+        let allowed = client
+            .allowed_scope
+            .clone()
+            .unwrap_or_else(|| self.supported_scopes());
+        let Some(requested) = requested else {
+            return Ok(allowed);
+        };
+        let requested =
+            ScopeSet::parse(requested).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+        let unknown = requested.difference(&self.supported_scopes());
+        if !unknown.is_empty() {
+            return Err(OAuthError::invalid_scope(format!(
+                "scope `{unknown}` is not supported by this issuer"
+            )));
+        }
+        let refused = requested.difference(&allowed);
+        if !refused.is_empty() {
+            return Err(OAuthError::invalid_scope(format!(
+                "scope `{refused}` is not allowed for this client"
+            )));
+        }
+        Ok(requested)
+    }
+}

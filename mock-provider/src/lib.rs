@@ -1,0 +1,59 @@
+//! `mock-provider`: an OAuth 2.1 authorization server for tests, with
+//! several issuers in one process, RFC 8414 metadata, JWKS, PKCE-only
+//! authorization code, refresh rotation with reuse detection, client
+//! credentials, dynamic registration, client ID metadata documents,
+//! introspection and revocation.
+//!
+//! Start one in a test the way `wiremock::MockServer` is started:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use mock_provider::MockProvider;
+//! let provider = MockProvider::start().await.unwrap();
+//! let metadata = format!(
+//!     "{}/.well-known/oauth-authorization-server/default",
+//!     provider.base_url()
+//! );
+//! assert!(metadata.starts_with("http://127.0.0.1:"));
+//! # }
+//! ```
+
+pub mod access_token;
+pub mod authorization_code;
+pub mod authorize_endpoint;
+pub mod client_auth;
+pub mod client_metadata_document;
+pub mod client_registry;
+pub mod config;
+pub mod discovery;
+pub mod introspection_endpoint;
+pub mod issuer;
+pub mod jws;
+pub mod key_set;
+pub mod oauth_error;
+pub mod pkce;
+pub mod redirect_uri;
+pub mod registration_endpoint;
+pub mod request_params;
+pub mod resource_indicator;
+pub mod revocation_endpoint;
+pub mod scope;
+pub mod secret;
+pub mod server;
+pub mod signing_key;
+pub mod token_endpoint;
+pub mod token_family;
+
+pub use access_token::{AccessTokenClaims, Audience};
+pub use client_registry::{AuthMethod, GrantType, RegisteredClient};
+pub use config::{ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig};
+pub use issuer::Issuer;
+pub use oauth_error::{ErrorCode, OAuthError};
+pub use request_params::RequestParams;
+pub use scope::ScopeSet;
+pub use secret::Secret;
+pub use server::{MockProvider, MockProviderBuilder, StartError};
+pub use signing_key::{SigningAlgorithm, SigningKey};
+pub use token_endpoint::TokenResponse;
+pub use token_family::RefreshPolicy;

@@ -1,0 +1,144 @@
+//! The `mock-provider` command: `mock-provider serve` runs the provider
+//! until SIGINT/SIGTERM.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mock_provider::{MockProvider, ProviderConfig, StartError};
+
+#[derive(Parser)]
+#[command(
+    name = "mock-provider",
+    version,
+    about = "A configurable OAuth 2.1 authorization server for testing"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the provider until interrupted (SIGINT or SIGTERM).
+    Serve {
+        /// A TOML configuration file (default: one issuer named `default`).
+        #[arg(long, env = "MOCK_PROVIDER_CONFIG")]
+        config: Option<PathBuf>,
+        /// Address to bind [default: the file's `bind`, else 127.0.0.1].
+        #[arg(long)]
+        bind: Option<IpAddr>,
+        /// Port; 0 picks a free one [default: the file's `port`, else 9400].
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Check a configuration file and exit (0 when it is usable).
+    CheckConfig {
+        /// The file.
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::CheckConfig { config } => match ProviderConfig::from_file(&config) {
+            Ok(c) => {
+                println!("{}: ok ({} issuer(s))", config.display(), c.issuers.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Serve { config, bind, port } => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(serve(config, bind, port))
+        }
+    }
+}
+
+async fn serve(config: Option<PathBuf>, bind: Option<IpAddr>, port: Option<u16>) -> ExitCode {
+    let config = match config {
+        Some(path) => match ProviderConfig::from_file(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => ProviderConfig::default(),
+    };
+    let addr = SocketAddr::new(bind.unwrap_or(config.bind), port.unwrap_or(config.port));
+    let provider = match MockProvider::builder()
+        .config(config)
+        .bind(addr)
+        .start()
+        .await
+    {
+        Ok(p) => p,
+        Err(StartError::Config(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let issuers: Vec<String> = provider
+        .issuers()
+        .iter()
+        .map(|i| i.url().to_owned())
+        .collect();
+    println!(
+        "mock-provider ready at {} (issuers: {})",
+        provider.base_url(),
+        issuers.join(", ")
+    );
+    let _ = std::io::stdout().flush();
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    provider.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,349 @@
+//! The running provider: [`MockProvider`] and its builder, the router that
+//! serves every issuer, and start/stop.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::authorize_endpoint::authorize_handler;
+use crate::config::{ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig};
+use crate::discovery::{jwks_handler, metadata_handler};
+use crate::introspection_endpoint::introspect_handler;
+use crate::issuer::Issuer;
+use crate::registration_endpoint::register_handler;
+use crate::revocation_endpoint::revoke_handler;
+use crate::token_endpoint::token_handler;
+
+/// What every handler shares: the issuers by name.
+#[derive(Debug)]
+pub struct ProviderState {
+    base_url: String,
+    issuers: BTreeMap<String, Arc<Issuer>>,
+}
+
+impl ProviderState {
+    /// An issuer by name, or the 404 answer for an unknown one.
+    #[allow(clippy::result_large_err)]
+    pub fn issuer(&self, name: &str) -> Result<Arc<Issuer>, Response> {
+        self.issuers
+            .get(name)
+            .cloned()
+            .ok_or_else(|| not_found(&format!("no issuer named `{name}`")))
+    }
+}
+
+/// A JSON 404.
+pub fn not_found(description: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"error": "not_found", "error_description": description})),
+    )
+        .into_response()
+}
+
+/// The router serving every issuer of `state`.
+pub fn router(state: Arc<ProviderState>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        // RFC 8414 3: the well-known suffix inserted before the issuer path.
+        .route(
+            "/.well-known/oauth-authorization-server/{issuer}",
+            get(metadata_handler),
+        )
+        .route(
+            "/.well-known/openid-configuration/{issuer}",
+            get(metadata_handler),
+        )
+        // OpenID Connect Discovery 4: the suffix appended to the issuer.
+        .route(
+            "/{issuer}/.well-known/openid-configuration",
+            get(metadata_handler),
+        )
+        .route(
+            "/{issuer}/.well-known/oauth-authorization-server",
+            get(metadata_handler),
+        )
+        .route("/{issuer}/jwks", get(jwks_handler))
+        .route(
+            "/{issuer}/authorize",
+            get(authorize_handler).post(authorize_handler),
+        )
+        .route("/{issuer}/token", post(token_handler))
+        .route("/{issuer}/register", post(register_handler))
+        .route("/{issuer}/introspect", post(introspect_handler))
+        .route("/{issuer}/revoke", post(revoke_handler))
+        .fallback(|| async { not_found("no such endpoint") })
+        .with_state(state)
+}
+
+async fn index(axum::extract::State(state): axum::extract::State<Arc<ProviderState>>) -> Response {
+    let issuers: Vec<_> = state
+        .issuers
+        .values()
+        .map(|i| json!({"name": i.name(), "issuer": i.url(), "metadata": format!("{}/.well-known/oauth-authorization-server/{}", state.base_url, i.name())}))
+        .collect();
+    Json(json!({"service": "mock-provider", "issuers": issuers})).into_response()
+}
+
+/// Why the provider did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// An OAuth 2.1 authorization server running on a local port, stopped when
+/// dropped.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use mock_provider::MockProvider;
+/// let provider = MockProvider::start().await.unwrap();
+/// let issuer = provider.issuer_url("default").unwrap();
+/// assert!(issuer.starts_with("http://127.0.0.1:"));
+/// assert!(issuer.ends_with("/default"));
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MockProvider {
+    addr: SocketAddr,
+    state: Arc<ProviderState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Builds a [`MockProvider`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use mock_provider::{ClientConfig, GrantType, IssuerConfig, MockProvider, SigningAlgorithm};
+/// let provider = MockProvider::builder()
+///     .issuer(IssuerConfig::new("tenant-a").signing_algorithm(SigningAlgorithm::Es256))
+///     .client("tenant-a", ClientConfig::confidential("svc", "secret")
+///         .grant_types([GrantType::ClientCredentials]))
+///     .start()
+///     .await
+///     .unwrap();
+/// assert!(provider.issuer_url("tenant-a").is_some());
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct MockProviderBuilder {
+    config: ProviderConfig,
+    addr: SocketAddr,
+}
+
+impl Default for MockProviderBuilder {
+    fn default() -> Self {
+        Self {
+            config: ProviderConfig::default(),
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+        }
+    }
+}
+
+impl MockProviderBuilder {
+    /// Uses a whole configuration (its `bind`/`port` are ignored: see
+    /// [`bind`](Self::bind)).
+    pub fn config(mut self, config: ProviderConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Adds an issuer, or replaces the one with the same name.
+    pub fn issuer(mut self, issuer: IssuerConfig) -> Self {
+        match self
+            .config
+            .issuers
+            .iter_mut()
+            .find(|i| i.name == issuer.name)
+        {
+            Some(existing) => *existing = issuer,
+            None => self.config.issuers.push(issuer),
+        }
+        self
+    }
+
+    /// Adds a client to the named issuer, creating the issuer with every
+    /// default if there is none of that name yet.
+    pub fn client(mut self, issuer: &str, client: ClientConfig) -> Self {
+        match self.config.issuers.iter_mut().find(|i| i.name == issuer) {
+            Some(i) => i.clients.push(client),
+            None => self
+                .config
+                .issuers
+                .push(IssuerConfig::new(issuer).client(client)),
+        }
+        self
+    }
+
+    /// The address to listen on (default `127.0.0.1:0`, a free port).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// Validates, loads keys, binds and starts serving.
+    pub async fn start(self) -> Result<MockProvider, StartError> {
+        let config = self.config;
+        config.validate().map_err(|problems| ConfigError::Invalid {
+            origin: None,
+            problems,
+        })?;
+        // Keys load (or RSA keys generate) on blocking threads while the
+        // socket is bound.
+        let key_jobs: Vec<_> = config
+            .issuers
+            .iter()
+            .map(|i| {
+                let i = i.clone();
+                let base = config.base_dir.clone();
+                tokio::task::spawn_blocking(move || i.signing_key(base.as_deref()))
+            })
+            .collect();
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: self.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: self.addr,
+            source,
+        })?;
+        let url_host = if addr.ip().is_unspecified() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            addr.ip()
+        };
+        let base_url = format!("http://{}", SocketAddr::new(url_host, addr.port()));
+
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        let mut issuers = BTreeMap::new();
+        let mut problems = Vec::new();
+        for (idx, (cfg, job)) in config.issuers.iter().zip(key_jobs).enumerate() {
+            match job.await {
+                Ok(Ok(key)) => {
+                    issuers.insert(
+                        cfg.name.clone(),
+                        Arc::new(Issuer::new(cfg, &base_url, key, http.clone())),
+                    );
+                }
+                Ok(Err(reason)) => problems.push(ConfigProblem {
+                    field: format!("issuer[{idx}].key_file"),
+                    reason,
+                }),
+                Err(e) => problems.push(ConfigProblem {
+                    field: format!("issuer[{idx}].key_file"),
+                    reason: format!("key loading task failed: {e}"),
+                }),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid {
+                origin: None,
+                problems,
+            }
+            .into());
+        }
+        let state = Arc::new(ProviderState { base_url, issuers });
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = router(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(MockProvider {
+            addr,
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+}
+
+impl MockProvider {
+    /// Starts a provider with the default configuration (one issuer named
+    /// `default`) on a free port of 127.0.0.1.
+    pub async fn start() -> Result<Self, StartError> {
+        Self::builder().start().await
+    }
+
+    /// A builder.
+    pub fn builder() -> MockProviderBuilder {
+        MockProviderBuilder::default()
+    }
+
+    /// The socket address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> &str {
+        &self.state.base_url
+    }
+
+    /// The identifier of the named issuer.
+    pub fn issuer_url(&self, name: &str) -> Option<String> {
+        self.state.issuers.get(name).map(|i| i.url().to_owned())
+    }
+
+    /// The named issuer, for direct inspection.
+    pub fn issuer(&self, name: &str) -> Option<Arc<Issuer>> {
+        self.state.issuers.get(name).cloned()
+    }
+
+    /// Every issuer, by name.
+    pub fn issuers(&self) -> Vec<Arc<Issuer>> {
+        self.state.issuers.values().cloned().collect()
+    }
+
+    /// Stops accepting connections and waits for open ones to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for MockProvider {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! The token endpoint (RFC 6749 3.2, OAuth 2.1 3.2): client authentication,
+//! then the `authorization_code` (PKCE, single use), `refresh_token`
+//! (rotation, reuse detection, scope may only narrow) and
+//! `client_credentials` grants. Every answer carries `Cache-Control:
+//! no-store` (RFC 6749 5.1).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::authorization_code::CodeRedeemError;
+use crate::client_auth::{self, AuthenticatedClient};
+use crate::client_registry::GrantType;
+use crate::issuer::{Issuer, now};
+use crate::oauth_error::{ErrorCode, OAuthError};
+use crate::pkce;
+use crate::request_params::RequestParams;
+use crate::resource_indicator;
+use crate::scope::ScopeSet;
+use crate::secret::{Secret, TokenHash};
+use crate::server::ProviderState;
+use crate::token_family::{RedeemError, RevocationCause};
+
+/// A successful token response (RFC 6749 5.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// The access token (a JWT).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Lifetime in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
+    /// The refresh token, for grants that have one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The granted scope.
+    pub scope: String,
+}
+
+/// `POST /{issuer}/token`
+pub async fn token_handler(
+    State(state): State<Arc<ProviderState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let issuer = match state.issuer(&name) {
+        Ok(i) => i,
+        Err(not_found) => return not_found,
+    };
+    match token(&issuer, &headers, body).await {
+        Ok(response) => {
+            let mut r = Json(response).into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r.headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            r
+        }
+        Err(e) => {
+            tracing::info!(issuer = issuer.name(), error = %e.code(), description = e.description(), "token request refused");
+            e.into_response()
+        }
+    }
+}
+
+async fn token(
+    issuer: &Issuer,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<TokenResponse, OAuthError> {
+    let params = RequestParams::from_form_body(headers, body).await?;
+    params.reject_duplicates()?;
+    let client = client_auth::authenticate(issuer, headers, &params).await?;
+    let grant_type = params.required("grant_type")?;
+    let grant: GrantType = grant_type.parse().map_err(|_| {
+        OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!("grant_type `{grant_type}` is not supported"),
+        )
+    })?;
+    if !client.client.allows(grant) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "client `{}` is not registered for the {grant} grant",
+            client.client.client_id
+        )));
+    }
+    let response = match grant {
+        GrantType::AuthorizationCode => authorization_code(issuer, &client, &params)?,
+        GrantType::RefreshToken => refresh_token(issuer, &client, &params)?,
+        GrantType::ClientCredentials => client_credentials(issuer, &client, &params)?,
+    };
+    tracing::info!(
+        issuer = issuer.name(),
+        client_id = %client.client.client_id,
+        grant = %grant,
+        "token issued"
+    );
+    Ok(response)
+}
+
+fn requested_resources(issuer: &Issuer, params: &RequestParams) -> Result<Vec<String>, OAuthError> {
+    resource_indicator::validate(&params.all("resource"), &issuer.settings().resources)
+}
+
+fn authorization_code(
+    issuer: &Issuer,
+    client: &AuthenticatedClient,
+    params: &RequestParams,
+) -> Result<TokenResponse, OAuthError> {
+    let code = params.required("code")?;
+    let verifier = params.single("code_verifier")?;
+    let redirect_uri = params.single("redirect_uri")?;
+    let asked = requested_resources(issuer, params)?;
+    let hash = TokenHash::of(code);
+    let now = now();
+    let settings = issuer.settings();
+
+    let mut grants = issuer.grants();
+    let code_grant = match grants.codes.get(&hash, now) {
+        Ok(c) => c.clone(),
+        Err(CodeRedeemError::AlreadyUsed { family }) => {
+            // RFC 6749 4.1.2: deny, and revoke what the code issued.
+            if let Some(f) = family {
+                grants
+                    .families
+                    .revoke_family(f, RevocationCause::AuthorizationCodeReuse);
+            }
+            return Err(OAuthError::invalid_grant(
+                CodeRedeemError::AlreadyUsed { family }.to_string(),
+            ));
+        }
+        Err(e) => return Err(OAuthError::invalid_grant(e.to_string())),
+    };
+    if code_grant.grant.client_id != client.client.client_id {
+        return Err(OAuthError::invalid_grant(
+            "authorization code was issued to another client",
+        ));
+    }
+    if let Some(expected) = &code_grant.redirect_uri
+        && redirect_uri != Some(expected.as_str())
+    {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the one in the authorization request (RFC 6749 4.1.3)",
+        ));
+    }
+    let verifier = verifier.ok_or_else(|| {
+        OAuthError::invalid_grant("code_verifier is required: the code was issued with PKCE")
+    })?;
+    if !pkce::verify(verifier, &code_grant.code_challenge) {
+        return Err(OAuthError::invalid_grant(
+            "code_verifier does not match the code_challenge (RFC 7636 4.6)",
+        ));
+    }
+    let audiences = resource_indicator::narrow(&code_grant.grant.resources, &asked)?;
+
+    let grant = code_grant.grant;
+    let family = grants
+        .families
+        .start(grant.clone(), client.client.refresh_policy);
+    grants.codes.mark_used(&hash, family);
+    let claims = issuer.access_token_claims(
+        &grant.client_id,
+        &grant.subject,
+        &grant.scope,
+        &audiences,
+        Some(grant.auth_time),
+        now,
+    );
+    grants
+        .families
+        .add_access_token(family, &claims.jti, claims.exp);
+    let refresh = client.client.allows(GrantType::RefreshToken).then(|| {
+        let rt = Secret::generate(32);
+        grants
+            .families
+            .add_refresh_token(family, rt.hash(), now + settings.refresh_token_ttl);
+        rt
+    });
+    grants.touch(now);
+    drop(grants);
+
+    let access = issuer.sign_access_token(claims);
+    Ok(TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer".to_owned(),
+        expires_in: Some(settings.access_token_ttl),
+        refresh_token: refresh.map(|r| r.expose().to_owned()),
+        scope: grant.scope.to_string(),
+    })
+}
+
+fn refresh_token(
+    issuer: &Issuer,
+    client: &AuthenticatedClient,
+    params: &RequestParams,
+) -> Result<TokenResponse, OAuthError> {
+    let presented = params.required("refresh_token")?;
+    let asked_scope = params
+        .single("scope")?
+        .map(ScopeSet::parse)
+        .transpose()
+        .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+    let asked_resources = requested_resources(issuer, params)?;
+    let hash = TokenHash::of(presented);
+    let now = now();
+    let settings = issuer.settings();
+    let successor = Secret::generate(32);
+
+    // RFC 6749 6: the scope may narrow, never widen; RFC 8707 2.2 likewise
+    // for resources. Checked before redeeming so that a bad request does
+    // not consume a good token.
+    let narrow =
+        |granted: &ScopeSet, resources: &[String]| -> Result<(ScopeSet, Vec<String>), OAuthError> {
+            let scope = match &asked_scope {
+                Some(s) if !s.is_subset(granted) => {
+                    return Err(OAuthError::invalid_scope(format!(
+                        "scope `{}` exceeds the original grant",
+                        s.difference(granted)
+                    )));
+                }
+                Some(s) => s.clone(),
+                None => granted.clone(),
+            };
+            Ok((
+                scope,
+                resource_indicator::narrow(resources, &asked_resources)?,
+            ))
+        };
+
+    let mut grants = issuer.grants();
+    if let Some(view) = grants.families.refresh_token(&hash, now)
+        && view.active
+        && view.grant.client_id == client.client.client_id
+    {
+        narrow(&view.grant.scope, &view.grant.resources)?;
+    }
+    let redemption = grants
+        .families
+        .redeem(
+            &hash,
+            &client.client.client_id,
+            now,
+            successor.hash(),
+            now + settings.refresh_token_ttl,
+        )
+        .map_err(|e| {
+            if let RedeemError::Reused(family) = e {
+                tracing::warn!(issuer = issuer.name(), %family, refresh_token = %hash.fingerprint(), "refresh token reuse: family revoked");
+            }
+            OAuthError::invalid_grant(e.to_string())
+        })?;
+    let (scope, audiences) = narrow(&redemption.grant.scope, &redemption.grant.resources)?;
+    let claims = issuer.access_token_claims(
+        &redemption.grant.client_id,
+        &redemption.grant.subject,
+        &scope,
+        &audiences,
+        Some(redemption.grant.auth_time),
+        now,
+    );
+    grants
+        .families
+        .add_access_token(redemption.family, &claims.jti, claims.exp);
+    grants.touch(now);
+    drop(grants);
+
+    let access = issuer.sign_access_token(claims);
+    let refresh = if redemption.rotated {
+        successor.expose().to_owned()
+    } else {
+        presented.to_owned()
+    };
+    Ok(TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer".to_owned(),
+        expires_in: Some(settings.access_token_ttl),
+        refresh_token: Some(refresh),
+        scope: scope.to_string(),
+    })
+}
+
+fn client_credentials(
+    issuer: &Issuer,
+    client: &AuthenticatedClient,
+    params: &RequestParams,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.method.is_confidential() {
+        return Err(OAuthError::unauthorized_client(
+            "client_credentials needs a confidential client (RFC 6749 4.4)",
+        ));
+    }
+    let scope = issuer.grantable_scope(&client.client, params.single("scope")?)?;
+    let audiences = requested_resources(issuer, params)?;
+    let c = &client.client;
+    // RFC 9068 2.2: with no user, `sub` is the client.
+    let claims =
+        issuer.access_token_claims(&c.client_id, &c.client_id, &scope, &audiences, None, now());
+    let access = issuer.sign_access_token(claims);
+    Ok(TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer".to_owned(),
+        expires_in: Some(issuer.settings().access_token_ttl),
+        refresh_token: None,
+        scope: scope.to_string(),
+    })
+}

@@ -1,0 +1,677 @@
+//! Token families: every refresh and access token descending from one grant
+//! (an authorization code or a seeded grant), refresh token rotation, reuse
+//! detection and revocation.
+//!
+//! This is a plain state machine with no clock and no I/O: callers pass
+//! `now` and hold it behind one lock, which is what makes redemption
+//! exactly-once under any concurrency.
+//!
+//! Rules enforced here:
+//! - OAuth 2.1 4.3.1 / RFC 9700 4.14.2: a rotated refresh token is
+//!   single-use; presenting a consumed one revokes the whole family.
+//! - RFC 6749 6: a refresh token is bound to the client it was issued to.
+//! - RFC 6749 10.5 / 4.1.2: what is revoked never works again.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::scope::ScopeSet;
+use crate::secret::TokenHash;
+
+/// The identity of one family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct FamilyId(pub u64);
+
+impl fmt::Display for FamilyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "family-{}", self.0)
+    }
+}
+
+/// What a client's refresh tokens do when redeemed.
+///
+/// ```
+/// use mock_provider::RefreshPolicy;
+/// assert_eq!("grace(30)".parse::<RefreshPolicy>().unwrap(), RefreshPolicy::Grace { seconds: 30 });
+/// assert_eq!(RefreshPolicy::SingleUse.to_string(), "single_use");
+/// assert!("sometimes".parse::<RefreshPolicy>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RefreshPolicy {
+    /// Rotate on every use; a second use is reuse and revokes the family.
+    #[default]
+    SingleUse,
+    /// Never rotate; the same refresh token works until it expires.
+    Reusable,
+    /// Rotate, but a consumed token may be redeemed again for `seconds`
+    /// after its first use (each such redemption gets a fresh token) before
+    /// it counts as reuse.
+    Grace {
+        /// The grace period.
+        seconds: u64,
+    },
+}
+
+/// A refresh policy string that is none of the known forms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown refresh policy `{0}`: expected `single_use`, `reusable` or `grace(SECONDS)`")]
+pub struct UnknownRefreshPolicy(pub String);
+
+impl FromStr for RefreshPolicy {
+    type Err = UnknownRefreshPolicy;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "single_use" => Ok(Self::SingleUse),
+            "reusable" => Ok(Self::Reusable),
+            _ => s
+                .strip_prefix("grace(")
+                .and_then(|r| r.strip_suffix(')'))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .map(|seconds| Self::Grace { seconds })
+                .ok_or_else(|| UnknownRefreshPolicy(s.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for RefreshPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SingleUse => f.write_str("single_use"),
+            Self::Reusable => f.write_str("reusable"),
+            Self::Grace { seconds } => write!(f, "grace({seconds})"),
+        }
+    }
+}
+
+impl Serialize for RefreshPolicy {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RefreshPolicy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a family's tokens grant: fixed when the family starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The client the tokens were issued to.
+    pub client_id: String,
+    /// The user.
+    pub subject: String,
+    /// The scopes granted; refreshes may ask for fewer, never more.
+    pub scope: ScopeSet,
+    /// The resources (RFC 8707) granted; they become `aud`.
+    pub resources: Vec<String>,
+    /// When the user authorized the grant (seconds since the epoch).
+    pub auth_time: u64,
+}
+
+/// Why a family was revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationCause {
+    /// A consumed refresh token was presented again.
+    RefreshTokenReuse,
+    /// The authorization code that started it was redeemed twice.
+    AuthorizationCodeReuse,
+    /// Revoked on request (RFC 7009, or the admin API).
+    Requested,
+}
+
+/// Why a refresh token redemption failed. Every variant is `invalid_grant`
+/// on the wire; they differ in what the provider records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RedeemError {
+    /// No such refresh token.
+    #[error("refresh token is unknown")]
+    Unknown,
+    /// Past its expiry.
+    #[error("refresh token has expired")]
+    Expired,
+    /// Issued to another client (RFC 6749 6).
+    #[error("refresh token was issued to another client")]
+    ClientMismatch,
+    /// Its family was revoked earlier.
+    #[error("refresh token belongs to a revoked grant")]
+    FamilyRevoked(FamilyId),
+    /// It was already used: this use revoked the family.
+    #[error("refresh token was already used; the grant has been revoked")]
+    Reused(FamilyId),
+}
+
+/// A successful redemption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redemption {
+    /// The family.
+    pub family: FamilyId,
+    /// What it grants.
+    pub grant: Grant,
+    /// Whether the presented token was replaced by the new one; `false`
+    /// under [`RefreshPolicy::Reusable`], where the client keeps using it.
+    pub rotated: bool,
+    /// Whether this was a redemption of a consumed token inside its grace
+    /// period.
+    pub within_grace: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefreshState {
+    Active,
+    Consumed { at: u64 },
+    Revoked,
+}
+
+#[derive(Debug, Clone)]
+struct RefreshRecord {
+    family: FamilyId,
+    expires_at: u64,
+    state: RefreshState,
+}
+
+#[derive(Debug, Clone)]
+struct Family {
+    grant: Grant,
+    policy: RefreshPolicy,
+    revoked: Option<RevocationCause>,
+    refresh_tokens: Vec<TokenHash>,
+    access_tokens: Vec<String>,
+}
+
+/// A snapshot of a refresh token, for introspection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenView {
+    /// Its family.
+    pub family: FamilyId,
+    /// What the family grants.
+    pub grant: Grant,
+    /// Usable right now.
+    pub active: bool,
+    /// Expiry.
+    pub expires_at: u64,
+}
+
+/// Every family of one issuer.
+#[derive(Debug, Default)]
+pub struct TokenFamilies {
+    next_id: u64,
+    families: HashMap<FamilyId, Family>,
+    refresh: HashMap<TokenHash, RefreshRecord>,
+    access_family: HashMap<String, (FamilyId, u64)>,
+    revoked_access: HashMap<String, u64>,
+}
+
+impl TokenFamilies {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts a family for a new grant.
+    pub fn start(&mut self, grant: Grant, policy: RefreshPolicy) -> FamilyId {
+        self.next_id += 1;
+        let id = FamilyId(self.next_id);
+        self.families.insert(
+            id,
+            Family {
+                grant,
+                policy,
+                revoked: None,
+                refresh_tokens: Vec::new(),
+                access_tokens: Vec::new(),
+            },
+        );
+        id
+    }
+
+    /// Records a refresh token issued in `family`.
+    pub fn add_refresh_token(&mut self, family: FamilyId, hash: TokenHash, expires_at: u64) {
+        if let Some(f) = self.families.get_mut(&family) {
+            f.refresh_tokens.push(hash);
+            self.refresh.insert(
+                hash,
+                RefreshRecord {
+                    family,
+                    expires_at,
+                    state: RefreshState::Active,
+                },
+            );
+        }
+    }
+
+    /// Records an access token (by `jti`) issued in `family`.
+    pub fn add_access_token(&mut self, family: FamilyId, jti: &str, expires_at: u64) {
+        if let Some(f) = self.families.get_mut(&family) {
+            f.access_tokens.push(jti.to_owned());
+            self.access_family
+                .insert(jti.to_owned(), (family, expires_at));
+        }
+    }
+
+    /// Redeems a refresh token, atomically: on success under a rotating
+    /// policy the presented token is consumed and `successor` becomes the
+    /// family's new active token; the caller issues it.
+    pub fn redeem(
+        &mut self,
+        presented: &TokenHash,
+        client_id: &str,
+        now: u64,
+        successor: TokenHash,
+        successor_expires_at: u64,
+    ) -> Result<Redemption, RedeemError> {
+        let record = self.refresh.get(presented).ok_or(RedeemError::Unknown)?;
+        let family_id = record.family;
+        let family = self.families.get(&family_id).ok_or(RedeemError::Unknown)?;
+        if family.grant.client_id != client_id {
+            return Err(RedeemError::ClientMismatch);
+        }
+        if family.revoked.is_some() || record.state == RefreshState::Revoked {
+            return Err(RedeemError::FamilyRevoked(family_id));
+        }
+        let within_grace = match (record.state, family.policy) {
+            (RefreshState::Consumed { at }, RefreshPolicy::Grace { seconds })
+                if now <= at.saturating_add(seconds) =>
+            {
+                true
+            }
+            (RefreshState::Consumed { .. }, _) => {
+                self.revoke_family(family_id, RevocationCause::RefreshTokenReuse);
+                return Err(RedeemError::Reused(family_id));
+            }
+            _ => false,
+        };
+        if now >= record.expires_at {
+            return Err(RedeemError::Expired);
+        }
+        let policy = family.policy;
+        let grant = family.grant.clone();
+        let rotated = policy != RefreshPolicy::Reusable;
+        if rotated {
+            if !within_grace && let Some(r) = self.refresh.get_mut(presented) {
+                r.state = RefreshState::Consumed { at: now };
+            }
+            self.add_refresh_token(family_id, successor, successor_expires_at);
+        }
+        Ok(Redemption {
+            family: family_id,
+            grant,
+            rotated,
+            within_grace,
+        })
+    }
+
+    /// Revokes a family: every refresh and access token in it.
+    pub fn revoke_family(&mut self, family: FamilyId, cause: RevocationCause) {
+        if let Some(f) = self.families.get_mut(&family)
+            && f.revoked.is_none()
+        {
+            f.revoked = Some(cause);
+        }
+    }
+
+    /// Revokes the family of a refresh token (RFC 7009 2.1: revoking a
+    /// refresh token revokes what was issued from the same grant).
+    pub fn revoke_refresh_token(&mut self, hash: &TokenHash) -> Option<FamilyId> {
+        let family = self.refresh.get(hash)?.family;
+        if let Some(r) = self.refresh.get_mut(hash) {
+            r.state = RefreshState::Revoked;
+        }
+        self.revoke_family(family, RevocationCause::Requested);
+        Some(family)
+    }
+
+    /// Revokes one access token.
+    pub fn revoke_access_token(&mut self, jti: &str, expires_at: u64) {
+        self.revoked_access.insert(jti.to_owned(), expires_at);
+    }
+
+    /// Whether an access token (by `jti`) has been revoked, on its own or
+    /// with its family. Expiry is the caller's check.
+    pub fn access_token_revoked(&self, jti: &str) -> bool {
+        if self.revoked_access.contains_key(jti) {
+            return true;
+        }
+        match self.access_family.get(jti) {
+            Some((family, _)) => self.family_revoked(*family),
+            None => false,
+        }
+    }
+
+    /// The family an access token was issued in, if any.
+    pub fn family_of_access_token(&self, jti: &str) -> Option<FamilyId> {
+        self.access_family.get(jti).map(|(f, _)| *f)
+    }
+
+    /// The client a refresh token was issued to.
+    pub fn refresh_token_client(&self, hash: &TokenHash) -> Option<&str> {
+        let record = self.refresh.get(hash)?;
+        self.families
+            .get(&record.family)
+            .map(|f| f.grant.client_id.as_str())
+    }
+
+    /// Whether a family is revoked (an unknown family counts as revoked).
+    pub fn family_revoked(&self, family: FamilyId) -> bool {
+        self.families
+            .get(&family)
+            .is_none_or(|f| f.revoked.is_some())
+    }
+
+    /// Why a family was revoked, if it was.
+    pub fn revocation_cause(&self, family: FamilyId) -> Option<RevocationCause> {
+        self.families.get(&family).and_then(|f| f.revoked)
+    }
+
+    /// A refresh token's state, for introspection.
+    pub fn refresh_token(&self, hash: &TokenHash, now: u64) -> Option<RefreshTokenView> {
+        let record = self.refresh.get(hash)?;
+        let family = self.families.get(&record.family)?;
+        Some(RefreshTokenView {
+            family: record.family,
+            grant: family.grant.clone(),
+            active: family.revoked.is_none()
+                && record.state == RefreshState::Active
+                && now < record.expires_at,
+            expires_at: record.expires_at,
+        })
+    }
+
+    /// The number of refresh tokens of a family that can still be redeemed.
+    pub fn active_refresh_tokens(&self, family: FamilyId, now: u64) -> usize {
+        let Some(f) = self.families.get(&family) else {
+            return 0;
+        };
+        if f.revoked.is_some() {
+            return 0;
+        }
+        f.refresh_tokens
+            .iter()
+            .filter_map(|h| self.refresh.get(h))
+            .filter(|r| r.state == RefreshState::Active && now < r.expires_at)
+            .count()
+    }
+
+    /// Forgets what expired before `now`: records of expired tokens and
+    /// families with nothing left in them.
+    pub fn prune(&mut self, now: u64) {
+        self.refresh.retain(|_, r| r.expires_at > now);
+        self.access_family.retain(|_, (_, exp)| *exp > now);
+        self.revoked_access.retain(|_, exp| *exp > now);
+        let refresh = &self.refresh;
+        let access = &self.access_family;
+        self.families.retain(|_, f| {
+            f.refresh_tokens.retain(|h| refresh.contains_key(h));
+            f.access_tokens.retain(|j| access.contains_key(j));
+            !f.refresh_tokens.is_empty() || !f.access_tokens.is_empty()
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Barrier, Mutex};
+
+    use proptest::prelude::*;
+
+    fn grant(client: &str) -> Grant {
+        Grant {
+            client_id: client.to_owned(),
+            subject: "alice".to_owned(),
+            scope: ScopeSet::parse("a b").unwrap(),
+            resources: vec!["https://r.example".to_owned()],
+            auth_time: 0,
+        }
+    }
+
+    fn h(n: u64) -> TokenHash {
+        TokenHash::of(&format!("token-{n}"))
+    }
+
+    #[test]
+    fn rotation_then_reuse_revokes_family() {
+        let mut t = TokenFamilies::new();
+        let f = t.start(grant("c"), RefreshPolicy::SingleUse);
+        t.add_refresh_token(f, h(1), 100);
+        t.add_access_token(f, "at1", 100);
+        assert!(t.redeem(&h(1), "c", 10, h(2), 100).unwrap().rotated);
+        assert_eq!(
+            t.redeem(&h(1), "c", 11, h(3), 100),
+            Err(RedeemError::Reused(f))
+        );
+        assert_eq!(
+            t.redeem(&h(2), "c", 12, h(4), 100),
+            Err(RedeemError::FamilyRevoked(f))
+        );
+        assert!(t.access_token_revoked("at1"));
+        assert_eq!(
+            t.revocation_cause(f),
+            Some(RevocationCause::RefreshTokenReuse)
+        );
+    }
+
+    #[test]
+    fn client_mismatch_does_not_consume() {
+        let mut t = TokenFamilies::new();
+        let f = t.start(grant("c"), RefreshPolicy::SingleUse);
+        t.add_refresh_token(f, h(1), 100);
+        assert_eq!(
+            t.redeem(&h(1), "other", 10, h(2), 100),
+            Err(RedeemError::ClientMismatch)
+        );
+        assert!(t.redeem(&h(1), "c", 10, h(2), 100).is_ok());
+    }
+
+    #[test]
+    fn reusable_keeps_the_token() {
+        let mut t = TokenFamilies::new();
+        let f = t.start(grant("c"), RefreshPolicy::Reusable);
+        t.add_refresh_token(f, h(1), 100);
+        for i in 0..3 {
+            let r = t.redeem(&h(1), "c", i, h(2 + i), 100).unwrap();
+            assert!(!r.rotated);
+        }
+        assert_eq!(t.active_refresh_tokens(f, 0), 1);
+    }
+
+    #[test]
+    fn grace_allows_reuse_for_a_while_then_revokes() {
+        let mut t = TokenFamilies::new();
+        let f = t.start(grant("c"), RefreshPolicy::Grace { seconds: 5 });
+        t.add_refresh_token(f, h(1), 100);
+        t.redeem(&h(1), "c", 10, h(2), 100).unwrap();
+        let r = t.redeem(&h(1), "c", 15, h(3), 100).unwrap();
+        assert!(r.within_grace);
+        assert_eq!(
+            t.redeem(&h(1), "c", 16, h(4), 100),
+            Err(RedeemError::Reused(f))
+        );
+    }
+
+    #[test]
+    fn expired_token_fails_without_revoking() {
+        let mut t = TokenFamilies::new();
+        let f = t.start(grant("c"), RefreshPolicy::SingleUse);
+        t.add_refresh_token(f, h(1), 10);
+        t.add_refresh_token(f, h(2), 100);
+        assert_eq!(
+            t.redeem(&h(1), "c", 10, h(3), 100),
+            Err(RedeemError::Expired)
+        );
+        assert!(!t.family_revoked(f));
+    }
+
+    #[test]
+    fn prune_forgets_expired_records() {
+        let mut t = TokenFamilies::new();
+        let f = t.start(grant("c"), RefreshPolicy::SingleUse);
+        t.add_refresh_token(f, h(1), 10);
+        t.add_access_token(f, "a", 10);
+        t.prune(11);
+        assert!(t.refresh_token(&h(1), 11).is_none());
+        assert!(t.family_revoked(f), "an emptied family is forgotten");
+    }
+
+    // ---- model-based property test -------------------------------------
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Start,
+        Redeem { token: usize },
+        Concurrent { token: usize, threads: usize },
+        RevokeToken { token: usize },
+        RevokeFamily { family: usize },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            2 => Just(Op::Start),
+            6 => (0usize..64).prop_map(|token| Op::Redeem { token }),
+            2 => ((0usize..64), (2usize..8)).prop_map(|(token, threads)| Op::Concurrent { token, threads }),
+            1 => (0usize..64).prop_map(|token| Op::RevokeToken { token }),
+            1 => (0usize..16).prop_map(|family| Op::RevokeFamily { family }),
+        ]
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum ModelToken {
+        Active,
+        Consumed,
+    }
+
+    /// The obvious sequential model: a list of tokens, each with a family,
+    /// and a set of revoked families.
+    #[derive(Default)]
+    struct Model {
+        tokens: Vec<(usize, ModelToken)>,
+        revoked: Vec<bool>,
+    }
+
+    impl Model {
+        /// Returns whether a redemption should succeed, updating the model.
+        fn redeem(&mut self, token: usize) -> bool {
+            let (family, state) = self.tokens[token];
+            if self.revoked[family] {
+                return false;
+            }
+            match state {
+                ModelToken::Active => {
+                    self.tokens[token].1 = ModelToken::Consumed;
+                    self.tokens.push((family, ModelToken::Active));
+                    true
+                }
+                ModelToken::Consumed => {
+                    self.revoked[family] = true;
+                    false
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Invariants: a refresh token succeeds at most once, reuse revokes
+        /// its family, nothing from a revoked family ever succeeds again,
+        /// and concurrent redemptions of one token give exactly one success.
+        #[test]
+        fn families_follow_the_sequential_model(ops in proptest::collection::vec(op(), 1..80)) {
+            let store = Arc::new(Mutex::new(TokenFamilies::new()));
+            let mut model = Model::default();
+            let mut family_ids: Vec<FamilyId> = Vec::new();
+            let mut next_hash = 0u64;
+            let mut fresh = || { next_hash += 1; h(next_hash) };
+            let mut hashes: Vec<TokenHash> = Vec::new();
+            let mut successes_per_token: HashMap<usize, usize> = HashMap::new();
+
+            for op in ops {
+                match op {
+                    Op::Start => {
+                        let mut s = store.lock().unwrap();
+                        let f = s.start(grant("c"), RefreshPolicy::SingleUse);
+                        let t = fresh();
+                        s.add_refresh_token(f, t, u64::MAX);
+                        family_ids.push(f);
+                        hashes.push(t);
+                        model.revoked.push(false);
+                        model.tokens.push((family_ids.len() - 1, ModelToken::Active));
+                    }
+                    Op::Redeem { token } if !hashes.is_empty() => {
+                        let token = token % hashes.len();
+                        let successor = fresh();
+                        let got = store.lock().unwrap().redeem(&hashes[token], "c", 1, successor, u64::MAX);
+                        let expected = model.redeem(token);
+                        prop_assert_eq!(got.is_ok(), expected, "token {} {:?}", token, got);
+                        if got.is_ok() {
+                            hashes.push(successor);
+                            *successes_per_token.entry(token).or_default() += 1;
+                        }
+                    }
+                    Op::Concurrent { token, threads } if !hashes.is_empty() => {
+                        let token = token % hashes.len();
+                        let presented = hashes[token];
+                        let barrier = Arc::new(Barrier::new(threads));
+                        let successors: Vec<TokenHash> = (0..threads).map(|_| fresh()).collect();
+                        let handles: Vec<_> = successors.iter().map(|succ| {
+                            let store = store.clone();
+                            let barrier = barrier.clone();
+                            let succ = *succ;
+                            std::thread::spawn(move || {
+                                barrier.wait();
+                                store.lock().unwrap().redeem(&presented, "c", 1, succ, u64::MAX).ok().map(|_| succ)
+                            })
+                        }).collect();
+                        let winners: Vec<TokenHash> = handles.into_iter().filter_map(|h| h.join().unwrap()).collect();
+                        // Sequential meaning of k concurrent redemptions: the first one
+                        // behaves like a single redeem, every later one is reuse.
+                        let was_active = model.redeem(token);
+                        let mut expected_winners = usize::from(was_active);
+                        for _ in 1..threads {
+                            if model.redeem(token) { expected_winners += 1; }
+                        }
+                        prop_assert_eq!(winners.len(), expected_winners);
+                        prop_assert!(winners.len() <= 1);
+                        if let Some(w) = winners.first() {
+                            // The model pushed one new active token for the winner.
+                            hashes.push(*w);
+                            *successes_per_token.entry(token).or_default() += 1;
+                        }
+                        // Keep index alignment: the model may have pushed exactly one token.
+                        prop_assert_eq!(hashes.len(), model.tokens.len());
+                    }
+                    Op::RevokeToken { token } if !hashes.is_empty() => {
+                        let token = token % hashes.len();
+                        store.lock().unwrap().revoke_refresh_token(&hashes[token]);
+                        let family = model.tokens[token].0;
+                        model.revoked[family] = true;
+                    }
+                    Op::RevokeFamily { family } if !family_ids.is_empty() => {
+                        let family = family % family_ids.len();
+                        store.lock().unwrap().revoke_family(family_ids[family], RevocationCause::Requested);
+                        model.revoked[family] = true;
+                    }
+                    _ => {}
+                }
+                prop_assert_eq!(hashes.len(), model.tokens.len());
+                // Global invariant: revoked families have no redeemable token.
+                let s = store.lock().unwrap();
+                for (i, f) in family_ids.iter().enumerate() {
+                    prop_assert_eq!(s.family_revoked(*f), model.revoked[i]);
+                    if model.revoked[i] {
+                        prop_assert_eq!(s.active_refresh_tokens(*f, 1), 0);
+                    }
+                }
+            }
+            for (token, n) in successes_per_token {
+                prop_assert!(n <= 1, "token {} redeemed {} times", token, n);
+            }
+        }
+    }
+}
