@@ -30,7 +30,7 @@ use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClie
 use crate::redirect_uri;
 use crate::scope::ScopeSet;
 use crate::secret::Secret;
-use crate::signing_key::{SigningAlgorithm, SigningKey};
+use crate::signing_key::{KeyError, SigningAlgorithm, SigningKey};
 use crate::token_family::RefreshPolicy;
 
 /// The port `mock-provider serve` listens on when neither the file nor the
@@ -50,9 +50,10 @@ pub struct ProviderConfig {
     /// The issuers (TOML: `[[issuer]]`); default: one named `default`.
     #[serde(default = "default_issuers", rename = "issuer")]
     pub issuers: Vec<IssuerConfig>,
-    /// The directory relative paths (key files) are resolved against.
+    /// The file this was read from; relative paths (key files) are
+    /// resolved against its directory.
     #[serde(skip)]
-    pub base_dir: Option<PathBuf>,
+    pub source_file: Option<PathBuf>,
 }
 
 impl Default for ProviderConfig {
@@ -61,7 +62,7 @@ impl Default for ProviderConfig {
             bind: default_bind(),
             port: default_port(),
             issuers: default_issuers(),
-            base_dir: None,
+            source_file: None,
         }
     }
 }
@@ -247,7 +248,7 @@ impl ProviderConfig {
             source,
         })?;
         let mut config = Self::parse(&text, &path.display().to_string())?;
-        config.base_dir = path.parent().map(Path::to_owned);
+        config.source_file = Some(path.to_owned());
         config.validate().map_err(|problems| ConfigError::Invalid {
             origin: Some(path.to_owned()),
             problems,
@@ -270,6 +271,11 @@ impl ProviderConfig {
             path: origin.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })
+    }
+
+    /// The directory relative paths are resolved against.
+    pub fn base_dir(&self) -> Option<&Path> {
+        self.source_file.as_deref().and_then(Path::parent)
     }
 
     /// Checks every value; returns every problem found.
@@ -459,8 +465,10 @@ impl IssuerConfig {
                     Some(dir) if path.is_relative() => dir.join(path),
                     _ => path.clone(),
                 };
-                SigningKey::from_pem_file(self.signing_algorithm, &path)
-                    .map_err(|e| format!("{}: {e}", path.display()))
+                SigningKey::from_pem_file(self.signing_algorithm, &path).map_err(|e| match e {
+                    KeyError::Read { .. } => e.to_string(),
+                    _ => format!("{}: {e}", path.display()),
+                })
             }
             None => SigningKey::generate(self.signing_algorithm).map_err(|e| e.to_string()),
         }

@@ -50,28 +50,53 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::CheckConfig { config } => match ProviderConfig::from_file(&config) {
-            Ok(c) => {
-                println!("{}: ok ({} issuer(s))", config.display(), c.issuers.len());
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        Command::CheckConfig { config } => {
+            runtime().map_or(ExitCode::FAILURE, |r| r.block_on(check_config(config)))
+        }
         Command::Serve { config, bind, port } => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            runtime.block_on(serve(config, bind, port))
+            runtime().map_or(ExitCode::FAILURE, |r| r.block_on(serve(config, bind, port)))
+        }
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
+/// Everything `serve` would check, keys included, on a throwaway port.
+async fn check_config(path: PathBuf) -> ExitCode {
+    let config = match ProviderConfig::from_file(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let issuers = config.issuers.len();
+    let addr = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+    match MockProvider::builder()
+        .config(config)
+        .bind(addr)
+        .start()
+        .await
+    {
+        Ok(p) => {
+            p.shutdown().await;
+            println!("{}: ok ({issuers} issuer(s))", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -208,7 +208,7 @@ impl MockProviderBuilder {
     pub async fn start(self) -> Result<MockProvider, StartError> {
         let config = self.config;
         config.validate().map_err(|problems| ConfigError::Invalid {
-            origin: None,
+            origin: config.source_file.clone(),
             problems,
         })?;
         // Keys load (or RSA keys generate) on blocking threads while the
@@ -218,7 +218,7 @@ impl MockProviderBuilder {
             .iter()
             .map(|i| {
                 let i = i.clone();
-                let base = config.base_dir.clone();
+                let base = config.base_dir().map(ToOwned::to_owned);
                 tokio::task::spawn_blocking(move || i.signing_key(base.as_deref()))
             })
             .collect();
@@ -265,7 +265,7 @@ impl MockProviderBuilder {
         }
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
-                origin: None,
+                origin: config.source_file.clone(),
                 problems,
             }
             .into());

@@ -131,14 +131,20 @@ impl SigningKey {
     /// Loads a PEM private key.
     pub fn from_pem(alg: SigningAlgorithm, pem: &[u8]) -> Result<Self, KeyError> {
         let der = PrivateKeyDer::from_pem_slice(pem).map_err(|e| KeyError::Pem(e.to_string()))?;
-        let rejected = |reason: String| KeyError::Rejected { alg, reason };
+        let expected = match alg {
+            SigningAlgorithm::Rs256 => "expected an RSA private key of at least 2048 bits",
+            SigningAlgorithm::Es256 => "expected a P-256 EC private key",
+        };
+        let rejected = || KeyError::Rejected {
+            alg,
+            reason: expected.to_owned(),
+        };
         let material = match (alg, &der) {
             (SigningAlgorithm::Rs256, PrivateKeyDer::Pkcs8(k)) => KeyMaterial::Rsa(
-                RsaKeyPair::from_pkcs8(k.secret_pkcs8_der())
-                    .map_err(|e| rejected(e.to_string()))?,
+                RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()).map_err(|_| rejected())?,
             ),
             (SigningAlgorithm::Rs256, PrivateKeyDer::Pkcs1(k)) => KeyMaterial::Rsa(
-                RsaKeyPair::from_der(k.secret_pkcs1_der()).map_err(|e| rejected(e.to_string()))?,
+                RsaKeyPair::from_der(k.secret_pkcs1_der()).map_err(|_| rejected())?,
             ),
             (SigningAlgorithm::Es256, PrivateKeyDer::Pkcs8(_) | PrivateKeyDer::Sec1(_)) => {
                 KeyMaterial::Ec(
@@ -146,15 +152,15 @@ impl SigningKey {
                         &ECDSA_P256_SHA256_FIXED_SIGNING,
                         der.secret_der(),
                     )
-                    .map_err(|e| rejected(e.to_string()))?,
+                    .map_err(|_| rejected())?,
                 )
             }
-            _ => return Err(rejected("the PEM holds a key of another type".to_owned())),
+            _ => return Err(rejected()),
         };
         if let KeyMaterial::Rsa(k) = &material
             && k.public_modulus_len() < 256
         {
-            return Err(rejected("RSA keys must be at least 2048 bits".to_owned()));
+            return Err(rejected());
         }
         Ok(Self::from_material(alg, material))
     }
