@@ -1,0 +1,370 @@
+//! Provider benchmark: cold start to the first 200 on discovery, and
+//! client_credentials token throughput per server CPU-second for RS256 and
+//! ES256, with RSS; beside the same figures for a widely used Node mock
+//! OAuth server (`oauth2-mock-server`, installed by `bench/run.sh`) measured
+//! in the same run.
+//!
+//! Run: `bench/run.sh` (or `cargo bench -p mock-provider --bench provider`,
+//! which skips the Node baseline when it is not installed).
+//!
+//! Every loop is bounded in count and in time.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const COLD_START_RUNS: usize = 15;
+const CONCURRENCY: usize = 16;
+const MAX_LOAD_TIME: Duration = Duration::from_secs(12);
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// A server under measurement.
+struct Target {
+    name: &'static str,
+    program: PathBuf,
+    args: Vec<String>,
+    /// Discovery document path.
+    metadata: &'static str,
+    /// Token endpoint path.
+    token: &'static str,
+    /// Basic credentials for the token request, if any.
+    basic: Option<(&'static str, &'static str)>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Target {
+    fn spawn(&self, port: u16) -> Child {
+        let args: Vec<String> = self
+            .args
+            .iter()
+            .map(|a| a.replace("{port}", &port.to_string()))
+            .collect();
+        let (program, args) = if self.program.extension().is_some_and(|e| e == "mjs") {
+            let mut a = vec![self.program.display().to_string()];
+            a.extend(args);
+            (PathBuf::from("node"), a)
+        } else {
+            (self.program.clone(), args)
+        };
+        Command::new(program)
+            .args(args)
+            .current_dir(workspace())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn target")
+    }
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the `(comm)`: utime is the 14th field, stime the 15th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+    ticks / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Spawn to first 200 on the discovery document, `runs` times.
+async fn cold_start(target: &Target, runs: usize) -> Vec<Duration> {
+    let http = reqwest::Client::new();
+    let mut out = Vec::new();
+    for _ in 0..runs {
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}{}", target.metadata);
+        let start = Instant::now();
+        let child = target.spawn(port);
+        let deadline = start + Duration::from_secs(10);
+        loop {
+            if let Ok(r) = http.get(&url).send().await
+                && r.status() == 200
+            {
+                out.push(start.elapsed());
+                break;
+            }
+            if Instant::now() > deadline {
+                eprintln!("{}: no 200 within 10 s", target.name);
+                break;
+            }
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+        stop(child);
+    }
+    out
+}
+
+struct Throughput {
+    requests: usize,
+    wall: Duration,
+    server_cpu: f64,
+    rss_idle_kib: u64,
+    rss_peak_kib: u64,
+}
+
+async fn throughput(target: &Target, total: usize) -> Throughput {
+    let port = free_port();
+    let mut child = target.spawn(port);
+    // Wait for readiness through the ready line or the first 200.
+    if let Some(stdout) = child.stdout.take() {
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Some(Ok(_)) = lines.next() {}
+        });
+    }
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let ready_deadline = Instant::now() + Duration::from_secs(10);
+    while http
+        .get(format!("{base}{}", target.metadata))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(
+            Instant::now() < ready_deadline,
+            "{} never became ready",
+            target.name
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let token_url = format!("{base}{}", target.token);
+    let one = |http: reqwest::Client, url: String, basic: Option<(&'static str, &'static str)>| async move {
+        let mut req = http
+            .post(url)
+            .form(&[("grant_type", "client_credentials"), ("scope", "mcp:tools")]);
+        if let Some((id, secret)) = basic {
+            req = req.basic_auth(id, Some(secret));
+        }
+        let r = req.send().await.expect("token request");
+        assert_eq!(r.status(), 200, "token request failed");
+        let _ = r.bytes().await;
+    };
+    for _ in 0..100 {
+        one(http.clone(), token_url.clone(), target.basic).await;
+    }
+    let pid = child.id();
+    let rss_idle_kib = rss_kib(pid, "VmRSS:");
+    let cpu_before = cpu_seconds(pid);
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (http, url, done) = (http.clone(), token_url.clone(), done.clone());
+        let basic = target.basic;
+        workers.push(tokio::spawn(async move {
+            while start.elapsed() < MAX_LOAD_TIME && done.fetch_add(1, Ordering::Relaxed) < total {
+                one(http.clone(), url.clone(), basic).await;
+            }
+        }));
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    let wall = start.elapsed();
+    let requests = done.load(Ordering::Relaxed).min(total);
+    let server_cpu = cpu_seconds(pid) - cpu_before;
+    let rss_peak_kib = rss_kib(pid, "VmHWM:");
+    stop(child);
+    Throughput {
+        requests,
+        wall,
+        server_cpu,
+        rss_idle_kib,
+        rss_peak_kib,
+    }
+}
+
+fn find(v: &[(&'static str, f64, u64)], name: &str) -> Option<(&'static str, f64, u64)> {
+    v.iter().find(|x| x.0 == name).copied()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_mock-provider"));
+    let config = |_: ()| {
+        vec![
+            "serve".into(),
+            "--port".into(),
+            "{port}".into(),
+            "--config".into(),
+            "bench/provider.toml".into(),
+        ]
+    };
+    let rs = Target {
+        name: "mock-provider RS256",
+        program: ours.clone(),
+        args: config(()),
+        metadata: "/.well-known/oauth-authorization-server/rs",
+        token: "/rs/token",
+        basic: Some(("bench", "bench-secret")),
+    };
+    let es = Target {
+        name: "mock-provider ES256",
+        program: ours.clone(),
+        args: config(()),
+        metadata: "/.well-known/oauth-authorization-server/es",
+        token: "/es/token",
+        basic: Some(("bench", "bench-secret")),
+    };
+    let rs_generated = Target {
+        name: "mock-provider (RSA key generated)",
+        program: ours.clone(),
+        args: vec!["serve".into(), "--port".into(), "{port}".into()],
+        metadata: "/.well-known/oauth-authorization-server/default",
+        token: "/default/token",
+        basic: None,
+    };
+    let node_bin =
+        workspace().join("bench/node_modules/oauth2-mock-server/dist/oauth2-mock-server.mjs");
+    let node = node_bin.exists().then(|| Target {
+        name: "oauth2-mock-server 8.2.3 (Node)",
+        program: node_bin,
+        args: vec![
+            "-a".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            "{port}".into(),
+        ],
+        metadata: "/.well-known/openid-configuration",
+        token: "/token",
+        basic: None,
+    });
+
+    println!("## Cold start: spawn to first 200 on discovery (median of {COLD_START_RUNS})\n");
+    println!("| server | median ms | min ms | max ms |");
+    println!("|---|---:|---:|---:|");
+    let mut starts = Vec::new();
+    for t in [Some(&rs), Some(&es), Some(&rs_generated), node.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        let runs = cold_start(t, COLD_START_RUNS).await;
+        let (min, max) = (
+            runs.iter().min().copied().unwrap_or_default(),
+            runs.iter().max().copied().unwrap_or_default(),
+        );
+        let med = median(runs);
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} |",
+            t.name,
+            ms(med),
+            ms(min),
+            ms(max)
+        );
+        starts.push((t.name, med));
+    }
+
+    println!(
+        "\n## client_credentials token throughput ({CONCURRENCY} concurrent clients, at most {} s each)\n",
+        MAX_LOAD_TIME.as_secs()
+    );
+    println!(
+        "| server | requests | wall req/s | server CPU s | req per server CPU-s | RSS idle MiB | RSS peak MiB |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let mut per_cpu = Vec::new();
+    for (t, n) in [(Some(&rs), 6000), (Some(&es), 20000), (node.as_ref(), 6000)] {
+        let Some(t) = t else { continue };
+        let r = throughput(t, n).await;
+        let rate = r.requests as f64 / r.server_cpu.max(0.001);
+        println!(
+            "| {} | {} | {:.0} | {:.2} | {:.0} | {:.1} | {:.1} |",
+            t.name,
+            r.requests,
+            r.requests as f64 / r.wall.as_secs_f64(),
+            r.server_cpu,
+            rate,
+            r.rss_idle_kib as f64 / 1024.0,
+            r.rss_peak_kib as f64 / 1024.0,
+        );
+        per_cpu.push((t.name, rate, r.rss_peak_kib));
+    }
+
+    println!("\n## Ratios (same run)\n");
+    if let (Some(rs), Some(es)) = (find(&per_cpu, rs.name), find(&per_cpu, es.name)) {
+        println!(
+            "- ES256 / RS256 tokens per server CPU-second: {:.1}x",
+            es.1 / rs.1
+        );
+    }
+    if let Some(n) = node.as_ref() {
+        if let (Some(ours), Some(theirs)) = (find(&per_cpu, rs.name), find(&per_cpu, n.name)) {
+            println!(
+                "- RS256 tokens per server CPU-second, mock-provider / Node baseline: {:.1}x",
+                ours.1 / theirs.1
+            );
+            println!(
+                "- peak RSS, Node baseline / mock-provider: {:.1}x",
+                theirs.2 as f64 / ours.2.max(1) as f64
+            );
+        }
+        let s = |name: &str| starts.iter().find(|x| x.0 == name).map(|x| x.1);
+        if let (Some(ours), Some(theirs)) = (s(rs.name), s(n.name)) {
+            println!(
+                "- cold start, Node baseline / mock-provider: {:.1}x",
+                ms(theirs) / ms(ours).max(0.001)
+            );
+        }
+    } else {
+        println!("- Node baseline not installed (run bench/run.sh): no cross-server ratios");
+    }
+}

@@ -1,0 +1,100 @@
+//! The library API as a Rust test uses it: start, several issuers, builder
+//! replacement of the default issuer, stop on drop.
+
+use mock_provider::{ClientConfig, GrantType, IssuerConfig, MockProvider, SigningAlgorithm};
+
+#[tokio::test]
+async fn default_provider_serves_one_issuer_on_loopback() {
+    let provider = MockProvider::start().await.unwrap();
+    assert!(provider.addr().ip().is_loopback());
+    let issuers: Vec<String> = provider
+        .issuers()
+        .iter()
+        .map(|i| i.name().to_owned())
+        .collect();
+    assert_eq!(issuers, ["default"]);
+    let index: serde_json::Value = reqwest::get(provider.base_url())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        index["issuers"][0]["issuer"],
+        provider.issuer_url("default").unwrap()
+    );
+}
+
+#[tokio::test]
+async fn builder_replaces_and_adds_issuers() {
+    let provider = MockProvider::builder()
+        .issuer(IssuerConfig::new("default").default_subject("bob"))
+        .issuer(IssuerConfig::new("es").signing_algorithm(SigningAlgorithm::Es256))
+        .client(
+            "es",
+            ClientConfig::confidential("svc", "pw").grant_types([GrantType::ClientCredentials]),
+        )
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(provider.issuers().len(), 2);
+    assert_eq!(
+        provider
+            .issuer("default")
+            .unwrap()
+            .settings()
+            .default_subject,
+        "bob"
+    );
+    let jwks: serde_json::Value =
+        reqwest::get(format!("{}/jwks", provider.issuer_url("es").unwrap()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], "ES256");
+    assert_eq!(jwks["keys"][0]["crv"], "P-256");
+}
+
+#[tokio::test]
+async fn invalid_builder_config_is_a_typed_error() {
+    let err = MockProvider::builder()
+        .client(
+            "default",
+            ClientConfig::public("web").grant_types([GrantType::ClientCredentials]),
+        )
+        .start()
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("issuer[0].client[0].grant_types"),
+        "{message}"
+    );
+    assert!(matches!(err, mock_provider::StartError::Config(_)));
+}
+
+#[tokio::test]
+async fn dropping_the_provider_stops_it() {
+    let provider = MockProvider::start().await.unwrap();
+    let url = format!("{}/default/jwks", provider.base_url());
+    assert!(reqwest::get(&url).await.unwrap().status().is_success());
+    drop(provider);
+    // The listener is gone: connecting fails instead of hanging.
+    let mut refused = false;
+    for _ in 0..50 {
+        if reqwest::Client::new()
+            .get(&url)
+            .timeout(std::time::Duration::from_millis(500))
+            .send()
+            .await
+            .is_err()
+        {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(refused, "provider still answers after drop");
+}
