@@ -235,11 +235,11 @@ fn refresh_token(
         };
 
     let mut grants = issuer.grants();
-    if let Some(view) = grants.families.refresh_token(&hash, now)
-        && view.active
-        && view.grant.client_id == client.client.client_id
+    if let Some(grant) = grants
+        .families
+        .redeemable_grant(&hash, &client.client.client_id, now)
     {
-        narrow(&view.grant.scope, &view.grant.resources)?;
+        narrow(&grant.scope, &grant.resources)?;
     }
     let redemption = grants
         .families

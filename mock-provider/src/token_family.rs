@@ -255,17 +255,14 @@ impl TokenFamilies {
         }
     }
 
-    /// Redeems a refresh token, atomically: on success under a rotating
-    /// policy the presented token is consumed and `successor` becomes the
-    /// family's new active token; the caller issues it.
-    pub fn redeem(
-        &mut self,
+    /// What a redemption of `presented` by `client_id` at `now` would do,
+    /// without doing it: `Ok(within_grace)` when it would succeed.
+    fn decide(
+        &self,
         presented: &TokenHash,
         client_id: &str,
         now: u64,
-        successor: TokenHash,
-        successor_expires_at: u64,
-    ) -> Result<Redemption, RedeemError> {
+    ) -> Result<(FamilyId, bool), RedeemError> {
         let record = self.refresh.get(presented).ok_or(RedeemError::Unknown)?;
         let family_id = record.family;
         let family = self.families.get(&family_id).ok_or(RedeemError::Unknown)?;
@@ -281,15 +278,50 @@ impl TokenFamilies {
             {
                 true
             }
-            (RefreshState::Consumed { .. }, _) => {
-                self.revoke_family(family_id, RevocationCause::RefreshTokenReuse);
-                return Err(RedeemError::Reused(family_id));
-            }
+            (RefreshState::Consumed { .. }, _) => return Err(RedeemError::Reused(family_id)),
             _ => false,
         };
         if now >= record.expires_at {
             return Err(RedeemError::Expired);
         }
+        Ok((family_id, within_grace))
+    }
+
+    /// The grant a redemption would be made under, if it would succeed; so
+    /// that a caller can refuse a bad request without consuming the token.
+    pub fn redeemable_grant(
+        &self,
+        presented: &TokenHash,
+        client_id: &str,
+        now: u64,
+    ) -> Option<&Grant> {
+        let (family, _) = self.decide(presented, client_id, now).ok()?;
+        self.families.get(&family).map(|f| &f.grant)
+    }
+
+    /// Redeems a refresh token, atomically: on success under a rotating
+    /// policy the presented token is consumed and `successor` becomes the
+    /// family's new active token; the caller issues it. Presenting a
+    /// consumed token (outside a grace period) revokes the family.
+    pub fn redeem(
+        &mut self,
+        presented: &TokenHash,
+        client_id: &str,
+        now: u64,
+        successor: TokenHash,
+        successor_expires_at: u64,
+    ) -> Result<Redemption, RedeemError> {
+        let (family_id, within_grace) = match self.decide(presented, client_id, now) {
+            Ok(d) => d,
+            Err(RedeemError::Reused(family)) => {
+                self.revoke_family(family, RevocationCause::RefreshTokenReuse);
+                return Err(RedeemError::Reused(family));
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(family) = self.families.get(&family_id) else {
+            return Err(RedeemError::Unknown);
+        };
         let policy = family.policy;
         let grant = family.grant.clone();
         let rotated = policy != RefreshPolicy::Reusable;
@@ -487,8 +519,13 @@ mod tests {
         let f = t.start(grant("c"), RefreshPolicy::Grace { seconds: 5 });
         t.add_refresh_token(f, h(1), 100);
         t.redeem(&h(1), "c", 10, h(2), 100).unwrap();
+        assert!(
+            t.redeemable_grant(&h(1), "c", 15).is_some(),
+            "redeemable within grace"
+        );
         let r = t.redeem(&h(1), "c", 15, h(3), 100).unwrap();
         assert!(r.within_grace);
+        assert!(t.redeemable_grant(&h(1), "c", 16).is_none());
         assert_eq!(
             t.redeem(&h(1), "c", 16, h(4), 100),
             Err(RedeemError::Reused(f))
@@ -606,7 +643,12 @@ mod tests {
                     Op::Redeem { token } if !hashes.is_empty() => {
                         let token = token % hashes.len();
                         let successor = fresh();
-                        let got = store.lock().unwrap().redeem(&hashes[token], "c", 1, successor, u64::MAX);
+                        let mut s = store.lock().unwrap();
+                        // The dry run agrees with the real redemption.
+                        let predicted = s.redeemable_grant(&hashes[token], "c", 1).is_some();
+                        let got = s.redeem(&hashes[token], "c", 1, successor, u64::MAX);
+                        drop(s);
+                        prop_assert_eq!(predicted, got.is_ok());
                         let expected = model.redeem(token);
                         prop_assert_eq!(got.is_ok(), expected, "token {} {:?}", token, got);
                         if got.is_ok() {

@@ -230,3 +230,44 @@ pub async fn code_flow_tokens(
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     answer
 }
+
+/// POSTs raw bytes to `{issuer}/{endpoint}` with the given `Content-Type`
+/// (none when `None`) and optional `Authorization` header value, for
+/// requests `post_form` cannot build (wrong media type, bad encoding).
+pub async fn post_raw(
+    http: &reqwest::Client,
+    issuer_url: &str,
+    endpoint: &str,
+    content_type: Option<&str>,
+    authorization: Option<&str>,
+    body: impl Into<Vec<u8>>,
+) -> JsonAnswer {
+    let mut request = http
+        .post(format!("{issuer_url}/{endpoint}"))
+        .body(body.into());
+    if let Some(ct) = content_type {
+        request = request.header(reqwest::header::CONTENT_TYPE, ct);
+    }
+    if let Some(value) = authorization {
+        request = request.header(reqwest::header::AUTHORIZATION, value);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    JsonAnswer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The payload of a JWT, decoded without checking the signature.
+pub fn jwt_payload(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("payload is base64url");
+    serde_json::from_slice(&bytes).expect("payload is JSON")
+}
