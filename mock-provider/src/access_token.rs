@@ -86,11 +86,12 @@ impl AccessTokenClaims {
         jws::sign(&header, &payload, key)
     }
 
-    /// Verifies a token against `keys` and reads its claims. `None` when
-    /// it is not a JWT, not signed by one of the keys, or not this profile.
-    pub fn verify(token: &str, keys: &KeySet) -> Option<Self> {
+    /// Verifies a token against the keys published at `now` and reads its
+    /// claims. `None` when it is not a JWT, not signed by one of the keys,
+    /// or not this profile.
+    pub fn verify(token: &str, keys: &KeySet, now: u64) -> Option<Self> {
         let jws = DecodedJws::parse(token)?;
-        if !jws.verify(keys) {
+        if !jws.verify(keys, now) {
             return None;
         }
         serde_json::from_value(jws.payload).ok()

@@ -63,7 +63,7 @@ pub async fn jwks_handler(
     match state.issuer(&name) {
         Ok(issuer) => (
             [(header::CONTENT_TYPE, "application/json")],
-            issuer.keys().jwks().to_string(),
+            issuer.keys().jwks(crate::issuer::now()).to_string(),
         )
             .into_response(),
         Err(not_found) => not_found,

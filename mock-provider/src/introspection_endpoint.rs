@@ -59,7 +59,7 @@ async fn introspect(issuer: &Issuer, headers: &HeaderMap, body: Body) -> Result<
 /// The introspection answer for any token string.
 pub fn describe(issuer: &Issuer, token: &str) -> Value {
     let now = now();
-    if let Some(claims) = AccessTokenClaims::verify(token, &issuer.keys())
+    if let Some(claims) = AccessTokenClaims::verify(token, &issuer.keys(), now)
         && claims.iss == issuer.url()
     {
         let revoked = issuer.grants().families.access_token_revoked(&claims.jti);

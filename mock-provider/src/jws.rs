@@ -41,6 +41,7 @@ impl DecodedJws {
         }
         let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
         let payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()?;
+        // `alg: none` tokens end with an empty signature.
         let signature = URL_SAFE_NO_PAD.decode(s).ok()?;
         Some(Self {
             header,
@@ -50,12 +51,13 @@ impl DecodedJws {
         })
     }
 
-    /// Whether one of `keys` (chosen by `kid` and `alg`) signed this.
-    pub fn verify(&self, keys: &KeySet) -> bool {
+    /// Whether one of the keys published at `now` (chosen by `kid` and
+    /// `alg`) signed this.
+    pub fn verify(&self, keys: &KeySet, now: u64) -> bool {
         let Some(kid) = self.header.get("kid").and_then(Value::as_str) else {
             return false;
         };
-        let Some(key) = keys.find(kid) else {
+        let Some(key) = keys.find(kid, now) else {
             return false;
         };
         self.header.get("alg").and_then(Value::as_str) == Some(key.alg().as_str())

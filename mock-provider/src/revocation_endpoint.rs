@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::access_token::AccessTokenClaims;
 use crate::client_auth;
-use crate::issuer::Issuer;
+use crate::issuer::{Issuer, now};
 use crate::oauth_error::OAuthError;
 use crate::request_params::RequestParams;
 use crate::secret::TokenHash;
@@ -54,7 +54,7 @@ async fn revoke(issuer: &Issuer, headers: &HeaderMap, body: Body) -> Result<(), 
     let _ = params.single("token_type_hint")?;
     let client_id = &client.client.client_id;
 
-    if let Some(claims) = AccessTokenClaims::verify(token, &issuer.keys())
+    if let Some(claims) = AccessTokenClaims::verify(token, &issuer.keys(), now())
         && claims.iss == issuer.url()
     {
         if &claims.client_id != client_id {
