@@ -17,6 +17,8 @@ use url::Url;
 
 use crate::authorization_code::CodeGrant;
 use crate::client_registry::{GrantType, RegisteredClient};
+use crate::exchange::{Exchange, error_response, fault_outcome};
+use crate::fault_plan::{Endpoint, ResponseFault};
 use crate::issuer::{Issuer, now};
 use crate::oauth_error::{ErrorCode, OAuthError};
 use crate::pkce;
@@ -39,35 +41,60 @@ pub async fn authorize_handler(
         Ok(i) => i,
         Err(not_found) => return not_found,
     };
+    let mut ex = Exchange::begin(state, issuer.clone(), Endpoint::Authorize);
     let params = if method == Method::POST {
         RequestParams::from_form_body(&headers, body).await
     } else {
         RequestParams::parse(query.unwrap_or_default().as_bytes())
     };
-    let params = match params {
-        Ok(p) => p,
-        Err(e) => return error_page(e.description()),
-    };
-    match authorize(&issuer, &params).await {
-        Ok(response) => response,
-        Err(AuthorizeError::Page(message)) => error_page(&message),
-        Err(AuthorizeError::Redirect {
-            redirect_uri,
-            state,
-            error,
-        }) => {
-            tracing::info!(issuer = issuer.name(), error = %error.code(), "authorization request refused");
-            redirect(
-                &redirect_uri,
-                &[
-                    ("error", Some(error.code().as_str())),
-                    ("error_description", Some(error.description())),
-                    ("state", state.as_deref()),
-                    ("iss", Some(issuer.url())),
-                ],
-            )
-        }
+    if let Ok(p) = &params {
+        ex.draft.client_id = p.single("client_id").ok().flatten().map(str::to_owned);
     }
+    let applied = ex.faults().await;
+    // An injected OAuth error goes to the client's redirect URI like a real
+    // one; a bare status replaces the whole answer.
+    let injected = match &applied.response {
+        Some(fault @ ResponseFault::Status { .. }) => {
+            ex.draft.outcome = Some(fault_outcome(fault));
+            let r = error_response(fault, Endpoint::Authorize);
+            return ex.finish(r);
+        }
+        Some(ResponseFault::OauthError {
+            error, description, ..
+        }) => Some(OAuthError::new(*error, description.clone())),
+        _ => None,
+    };
+    let response = match params {
+        Err(e) => {
+            ex.draft.outcome = Some(e.code().as_str().to_owned());
+            error_page(e.description())
+        }
+        Ok(params) => match authorize(&issuer, &params, injected).await {
+            Ok(response) => response,
+            Err(AuthorizeError::Page(message)) => {
+                ex.draft.outcome = Some("invalid_request".to_owned());
+                error_page(&message)
+            }
+            Err(AuthorizeError::Redirect {
+                redirect_uri,
+                state,
+                error,
+            }) => {
+                tracing::info!(issuer = issuer.name(), error = %error.code(), "authorization request refused");
+                ex.draft.outcome = Some(error.code().as_str().to_owned());
+                redirect(
+                    &redirect_uri,
+                    &[
+                        ("error", Some(error.code().as_str())),
+                        ("error_description", Some(error.description())),
+                        ("state", state.as_deref()),
+                        ("iss", Some(issuer.url())),
+                    ],
+                )
+            }
+        },
+    };
+    ex.finish(response)
 }
 
 enum AuthorizeError {
@@ -81,7 +108,11 @@ enum AuthorizeError {
     },
 }
 
-async fn authorize(issuer: &Issuer, params: &RequestParams) -> Result<Response, AuthorizeError> {
+async fn authorize(
+    issuer: &Issuer,
+    params: &RequestParams,
+    injected: Option<OAuthError>,
+) -> Result<Response, AuthorizeError> {
     let page = |e: OAuthError| AuthorizeError::Page(e.description().to_owned());
     let client_id = params.required("client_id").map_err(page)?;
     let client = issuer
@@ -99,6 +130,9 @@ async fn authorize(issuer: &Issuer, params: &RequestParams) -> Result<Response, 
         state: state.clone(),
         error,
     };
+    if let Some(error) = injected {
+        return Err(to_client(error));
+    }
     let code = check_request(issuer, &client, params, presented_redirect).map_err(to_client)?;
     let value = Secret::generate(32);
     let now = now();

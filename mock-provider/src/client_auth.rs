@@ -45,6 +45,18 @@ fn parse_basic(value: &str) -> Option<(String, String)> {
     Some((unescape(id)?, unescape(secret)?))
 }
 
+/// The client a request claims to be (Basic user or `client_id`), not yet
+/// authenticated: what the fault plan and the ledger go by before
+/// authentication has run.
+pub fn claimed_client_id(headers: &HeaderMap, params: &RequestParams) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_basic)
+        .map(|(id, _)| id)
+        .or_else(|| params.single("client_id").ok().flatten().map(str::to_owned))
+}
+
 /// Authenticates the client of a request. Failures are `invalid_client`
 /// (401, with a `Basic` challenge when the client used the `Authorization`
 /// header, RFC 6749 5.2) or `invalid_request` for ambiguous requests.

@@ -27,6 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::access_token::REGISTERED_CLAIMS;
 use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClient};
+use crate::fault_plan::FaultRule;
 use crate::redirect_uri;
 use crate::scope::ScopeSet;
 use crate::secret::Secret;
@@ -50,6 +51,9 @@ pub struct ProviderConfig {
     /// The issuers (TOML: `[[issuer]]`); default: one named `default`.
     #[serde(default = "default_issuers", rename = "issuer")]
     pub issuers: Vec<IssuerConfig>,
+    /// Fault rules in force from the start (TOML: `[[fault]]`).
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<FaultRule>,
     /// The file this was read from; relative paths (key files) are
     /// resolved against its directory.
     #[serde(skip)]
@@ -62,6 +66,7 @@ impl Default for ProviderConfig {
             bind: default_bind(),
             port: default_port(),
             issuers: default_issuers(),
+            faults: Vec::new(),
             source_file: None,
         }
     }
@@ -366,6 +371,22 @@ impl ProviderConfig {
                 for p in client.problems(&supported) {
                     problem(format!("{at}.{}", p.field), p.reason);
                 }
+            }
+        }
+        for (i, rule) in self.faults.iter().enumerate() {
+            if let Err(reason) = rule.validate() {
+                problems.push(ConfigProblem {
+                    field: format!("fault[{i}]"),
+                    reason,
+                });
+            }
+            if let Some(name) = &rule.issuer
+                && !self.issuers.iter().any(|x| &x.name == name)
+            {
+                problems.push(ConfigProblem {
+                    field: format!("fault[{i}].issuer"),
+                    reason: format!("no issuer named `{name}`"),
+                });
             }
         }
         if problems.is_empty() {

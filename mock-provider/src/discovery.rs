@@ -12,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::client_registry::{AuthMethod, GrantType};
+use crate::exchange::Exchange;
+use crate::fault_plan::Endpoint;
 use crate::issuer::Issuer;
 use crate::server::ProviderState;
 
@@ -49,10 +51,13 @@ pub async fn metadata_handler(
     State(state): State<Arc<ProviderState>>,
     Path(name): Path<String>,
 ) -> Response {
-    match state.issuer(&name) {
-        Ok(issuer) => Json(metadata(&issuer)).into_response(),
-        Err(not_found) => not_found,
-    }
+    let issuer = match state.issuer(&name) {
+        Ok(i) => i,
+        Err(not_found) => return not_found,
+    };
+    Exchange::begin(state, issuer, Endpoint::Metadata)
+        .answer(async |ex, _| Ok(Json(metadata(&ex.issuer)).into_response()))
+        .await
 }
 
 /// `GET /{issuer}/jwks`
@@ -60,12 +65,17 @@ pub async fn jwks_handler(
     State(state): State<Arc<ProviderState>>,
     Path(name): Path<String>,
 ) -> Response {
-    match state.issuer(&name) {
-        Ok(issuer) => (
-            [(header::CONTENT_TYPE, "application/json")],
-            issuer.keys().jwks(crate::issuer::now()).to_string(),
-        )
-            .into_response(),
-        Err(not_found) => not_found,
-    }
+    let issuer = match state.issuer(&name) {
+        Ok(i) => i,
+        Err(not_found) => return not_found,
+    };
+    Exchange::begin(state, issuer, Endpoint::Jwks)
+        .answer(async |ex, _| {
+            Ok((
+                [(header::CONTENT_TYPE, "application/json")],
+                ex.issuer.keys().jwks(crate::issuer::now()).to_string(),
+            )
+                .into_response())
+        })
+        .await
 }

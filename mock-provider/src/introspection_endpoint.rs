@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 
 use crate::access_token::AccessTokenClaims;
 use crate::client_auth;
+use crate::exchange::Exchange;
+use crate::fault_plan::Endpoint;
 use crate::issuer::{Issuer, now};
 use crate::oauth_error::OAuthError;
 use crate::request_params::RequestParams;
@@ -30,21 +32,25 @@ pub async fn introspect_handler(
         Ok(i) => i,
         Err(not_found) => return not_found,
     };
-    match introspect(&issuer, &headers, body).await {
-        Ok(doc) => {
-            let mut r = Json(doc).into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        Err(e) => e.into_response(),
-    }
+    let mut ex = Exchange::begin(state, issuer, Endpoint::Introspect);
+    let params = ex.read_form(&headers, body).await;
+    ex.answer(async |ex, _| {
+        let doc = introspect(&ex.issuer, &headers, &params?).await?;
+        let mut r = Json(doc).into_response();
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok(r)
+    })
+    .await
 }
 
-async fn introspect(issuer: &Issuer, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
-    let params = RequestParams::from_form_body(headers, body).await?;
+async fn introspect(
+    issuer: &Issuer,
+    headers: &HeaderMap,
+    params: &RequestParams,
+) -> Result<Value, OAuthError> {
     params.reject_duplicates()?;
-    let client = client_auth::authenticate(issuer, headers, &params).await?;
+    let client = client_auth::authenticate(issuer, headers, params).await?;
     if !client.method.is_confidential() {
         // RFC 7662 2.1: the endpoint must be protected; a public client
         // proves nothing.

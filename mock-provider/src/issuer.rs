@@ -12,10 +12,12 @@ use crate::authorization_code::CodeStore;
 use crate::client_metadata_document::{self, MetadataDocumentError};
 use crate::client_registry::{ClientRegistry, RegisteredClient};
 use crate::config::IssuerConfig;
+use crate::fault_plan::AppliedFaults;
 use crate::key_set::KeySet;
 use crate::oauth_error::OAuthError;
 use crate::scope::ScopeSet;
 use crate::secret::random_base64url;
+use crate::signing_fault;
 use crate::signing_key::SigningKey;
 use crate::token_family::TokenFamilies;
 
@@ -102,15 +104,6 @@ pub struct Issuer {
     metadata_documents: Mutex<HashMap<String, (Arc<RegisteredClient>, Instant)>>,
     grants: Mutex<GrantState>,
     http: reqwest::Client,
-}
-
-/// An access token as handed out.
-#[derive(Debug, Clone)]
-pub struct IssuedAccessToken {
-    /// The JWT.
-    pub token: String,
-    /// Its claims.
-    pub claims: AccessTokenClaims,
 }
 
 impl Issuer {
@@ -270,14 +263,21 @@ impl Issuer {
         }
     }
 
-    /// Signs claims with the active key.
-    pub fn sign_access_token(&self, claims: AccessTokenClaims) -> IssuedAccessToken {
-        let token = claims.sign(self.keys().active());
-        IssuedAccessToken { token, claims }
+    /// Signs claims into an access token, with the token overrides and
+    /// signing fault the fault plan chose.
+    pub fn issue_access_token(
+        &self,
+        claims: &AccessTokenClaims,
+        faults: &AppliedFaults,
+        now: u64,
+    ) -> String {
+        let mut payload = serde_json::to_value(claims).unwrap_or(Value::Null);
+        for o in &faults.token_overrides {
+            o.apply_to_claims(&mut payload, now);
+        }
+        signing_fault::sign(&payload, &self.keys(), faults.signing, now)
     }
-}
 
-impl Issuer {
     /// The scope a client gets: what it asked for if it may have it (RFC
     /// 6749 3.3), else what it is allowed when it asked for nothing.
     pub fn grantable_scope(

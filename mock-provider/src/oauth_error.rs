@@ -110,11 +110,14 @@ pub struct ErrorBody {
 }
 
 impl OAuthError {
-    /// An error with the status RFC 6749 gives its code.
+    /// An error with the status RFC 6749 gives its code. Characters RFC
+    /// 6749 5.2 does not allow in `error_description` (quotes, backslashes,
+    /// anything outside printable ASCII, which echoed input may carry) are
+    /// replaced with `?`.
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
         Self {
             code,
-            description: description.into(),
+            description: description_charset(description.into()),
             status: code.default_status(),
             www_authenticate: None,
         }
@@ -179,6 +182,17 @@ impl OAuthError {
     }
 }
 
+/// RFC 6749 5.2: `error_description` is `%x20-21 / %x23-5B / %x5D-7E`.
+fn description_charset(text: String) -> String {
+    let allowed = |c: char| matches!(c, '\x20'..='\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e');
+    if text.chars().all(allowed) {
+        return text;
+    }
+    text.chars()
+        .map(|c| if allowed(c) { c } else { '?' })
+        .collect()
+}
+
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body())).into_response();
@@ -193,5 +207,16 @@ impl IntoResponse for OAuthError {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_keep_to_the_rfc_charset() {
+        let e = OAuthError::invalid_request("grant_type `caf\u{e9}\"\\` is not supported");
+        assert_eq!(e.description(), "grant_type `caf???` is not supported");
     }
 }

@@ -13,7 +13,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClient};
-use crate::issuer::{Issuer, now};
+use crate::exchange::Exchange;
+use crate::fault_plan::Endpoint;
+use crate::issuer::now;
 use crate::oauth_error::{ErrorCode, OAuthError};
 use crate::redirect_uri;
 use crate::request_params::{read_body, require_content_type};
@@ -56,15 +58,15 @@ pub async fn register_handler(
         }
         Err(not_found) => return not_found,
     };
-    match register(&issuer, &headers, body).await {
-        Ok(doc) => {
-            let mut r = (StatusCode::CREATED, Json(doc)).into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        Err(e) => e.into_response(),
-    }
+    let ex = Exchange::begin(state, issuer, Endpoint::Register);
+    ex.answer(async |ex, _| {
+        let doc = register(ex, &headers, body).await?;
+        let mut r = (StatusCode::CREATED, Json(doc)).into_response();
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok(r)
+    })
+    .await
 }
 
 fn string_list(obj: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>, OAuthError> {
@@ -85,7 +87,8 @@ fn string_list(obj: &Map<String, Value>, field: &str) -> Result<Option<Vec<Strin
     }
 }
 
-async fn register(issuer: &Issuer, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
+async fn register(ex: &mut Exchange, headers: &HeaderMap, body: Body) -> Result<Value, OAuthError> {
+    let issuer = ex.issuer.clone();
     require_content_type(headers, "application/json")
         .map_err(|e| metadata_error(e.description().to_owned()))?;
     let bytes = read_body(body)
@@ -175,6 +178,7 @@ async fn register(issuer: &Issuer, headers: &HeaderMap, body: Body) -> Result<Va
         origin: ClientOrigin::DynamicRegistration,
     };
     issuer.register_client(client);
+    ex.draft.client_id = Some(client_id.clone());
     tracing::info!(issuer = issuer.name(), %client_id, method = %method, "client registered");
 
     let mut out = Map::new();

@@ -11,6 +11,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::access_token::AccessTokenClaims;
 use crate::client_auth;
+use crate::exchange::Exchange;
+use crate::fault_plan::Endpoint;
 use crate::issuer::{Issuer, now};
 use crate::oauth_error::OAuthError;
 use crate::request_params::RequestParams;
@@ -28,15 +30,16 @@ pub async fn revoke_handler(
         Ok(i) => i,
         Err(not_found) => return not_found,
     };
-    match revoke(&issuer, &headers, body).await {
-        Ok(()) => {
-            let mut r = StatusCode::OK.into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        Err(e) => e.into_response(),
-    }
+    let mut ex = Exchange::begin(state, issuer, Endpoint::Revoke);
+    let params = ex.read_form(&headers, body).await;
+    ex.answer(async |ex, _| {
+        revoke(&ex.issuer, &headers, &params?).await?;
+        let mut r = StatusCode::OK.into_response();
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok(r)
+    })
+    .await
 }
 
 fn not_yours() -> OAuthError {
@@ -44,10 +47,13 @@ fn not_yours() -> OAuthError {
     OAuthError::unauthorized_client("the token was not issued to this client")
 }
 
-async fn revoke(issuer: &Issuer, headers: &HeaderMap, body: Body) -> Result<(), OAuthError> {
-    let params = RequestParams::from_form_body(headers, body).await?;
+async fn revoke(
+    issuer: &Issuer,
+    headers: &HeaderMap,
+    params: &RequestParams,
+) -> Result<(), OAuthError> {
     params.reject_duplicates()?;
-    let client = client_auth::authenticate(issuer, headers, &params).await?;
+    let client = client_auth::authenticate(issuer, headers, params).await?;
     let token = params.required("token")?;
     // token_type_hint only speeds up the search (RFC 7009 2.1); both kinds
     // are tried whatever it says.

@@ -18,20 +18,52 @@ use tokio::task::JoinHandle;
 use crate::authorize_endpoint::authorize_handler;
 use crate::config::{ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig};
 use crate::discovery::{jwks_handler, metadata_handler};
+use crate::fault_plan::FaultPlan;
 use crate::introspection_endpoint::introspect_handler;
 use crate::issuer::Issuer;
+use crate::ledger::Ledger;
+use crate::refresh_barrier::RefreshBarriers;
 use crate::registration_endpoint::register_handler;
 use crate::revocation_endpoint::revoke_handler;
 use crate::token_endpoint::token_handler;
 
-/// What every handler shares: the issuers by name.
+/// What every handler shares: the issuers by name, the fault plan, the
+/// ledger and the refresh barriers.
 #[derive(Debug)]
 pub struct ProviderState {
     base_url: String,
     issuers: BTreeMap<String, Arc<Issuer>>,
+    faults: FaultPlan,
+    ledger: Ledger,
+    barriers: RefreshBarriers,
 }
 
 impl ProviderState {
+    /// The fault plan.
+    pub fn faults(&self) -> &FaultPlan {
+        &self.faults
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The refresh barriers.
+    pub fn barriers(&self) -> &RefreshBarriers {
+        &self.barriers
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Every issuer by name.
+    pub fn issuers(&self) -> &BTreeMap<String, Arc<Issuer>> {
+        &self.issuers
+    }
+
     /// An issuer by name, or the 404 answer for an unknown one.
     #[allow(clippy::result_large_err)]
     pub fn issuer(&self, name: &str) -> Result<Arc<Issuer>, Response> {
@@ -270,7 +302,17 @@ impl MockProviderBuilder {
             }
             .into());
         }
-        let state = Arc::new(ProviderState { base_url, issuers });
+        let faults = FaultPlan::default();
+        for rule in &config.faults {
+            faults.add(rule.clone());
+        }
+        let state = Arc::new(ProviderState {
+            base_url,
+            issuers,
+            faults,
+            ledger: Ledger::default(),
+            barriers: RefreshBarriers::default(),
+        });
         let (tx, rx) = oneshot::channel::<()>();
         let app = router(state.clone());
         let task = tokio::spawn(async move {
@@ -324,6 +366,16 @@ impl MockProvider {
     /// Every issuer, by name.
     pub fn issuers(&self) -> Vec<Arc<Issuer>> {
         self.state.issuers.values().cloned().collect()
+    }
+
+    /// The fault plan, to add and remove rules from Rust.
+    pub fn faults(&self) -> &FaultPlan {
+        self.state.faults()
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        self.state.ledger()
     }
 
     /// Stops accepting connections and waits for open ones to finish.

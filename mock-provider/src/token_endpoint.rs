@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::authorization_code::CodeRedeemError;
 use crate::client_auth::{self, AuthenticatedClient};
 use crate::client_registry::GrantType;
+use crate::exchange::Exchange;
+use crate::fault_plan::{AppliedFaults, Endpoint};
 use crate::issuer::{Issuer, now};
 use crate::oauth_error::{ErrorCode, OAuthError};
 use crate::pkce;
@@ -54,30 +56,30 @@ pub async fn token_handler(
         Ok(i) => i,
         Err(not_found) => return not_found,
     };
-    match token(&issuer, &headers, body).await {
-        Ok(response) => {
-            let mut r = Json(response).into_response();
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r.headers_mut()
-                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            r
-        }
-        Err(e) => {
-            tracing::info!(issuer = issuer.name(), error = %e.code(), description = e.description(), "token request refused");
-            e.into_response()
-        }
-    }
+    let mut ex = Exchange::begin(state, issuer, Endpoint::Token);
+    let params = ex.read_form(&headers, body).await;
+    ex.answer(async |ex, applied| {
+        let response = grant(ex, &headers, &params?, applied).await?;
+        let mut r = Json(response).into_response();
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r.headers_mut()
+            .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        Ok(r)
+    })
+    .await
 }
 
-async fn token(
-    issuer: &Issuer,
+async fn grant(
+    ex: &mut Exchange,
     headers: &HeaderMap,
-    body: Body,
+    params: &RequestParams,
+    applied: &AppliedFaults,
 ) -> Result<TokenResponse, OAuthError> {
-    let params = RequestParams::from_form_body(headers, body).await?;
     params.reject_duplicates()?;
-    let client = client_auth::authenticate(issuer, headers, &params).await?;
+    let issuer = ex.issuer.clone();
+    let client = client_auth::authenticate(&issuer, headers, params).await?;
+    ex.draft.client_id = Some(client.client.client_id.clone());
     let grant_type = params.required("grant_type")?;
     let grant: GrantType = grant_type.parse().map_err(|_| {
         OAuthError::new(
@@ -91,10 +93,24 @@ async fn token(
             client.client.client_id
         )));
     }
+    if let (GrantType::RefreshToken, Some((rule, parties, timeout))) = (grant, applied.barrier) {
+        let outcome = ex
+            .state()
+            .barriers()
+            .wait(
+                rule,
+                issuer.name(),
+                &client.client.client_id,
+                parties,
+                timeout,
+            )
+            .await;
+        tracing::info!(issuer = issuer.name(), client_id = %client.client.client_id, ?outcome, "refresh barrier passed");
+    }
     let response = match grant {
-        GrantType::AuthorizationCode => authorization_code(issuer, &client, &params)?,
-        GrantType::RefreshToken => refresh_token(issuer, &client, &params)?,
-        GrantType::ClientCredentials => client_credentials(issuer, &client, &params)?,
+        GrantType::AuthorizationCode => authorization_code(ex, &client, params, applied)?,
+        GrantType::RefreshToken => refresh_token(ex, &client, params, applied)?,
+        GrantType::ClientCredentials => client_credentials(ex, &client, params, applied)?,
     };
     tracing::info!(
         issuer = issuer.name(),
@@ -105,15 +121,44 @@ async fn token(
     Ok(response)
 }
 
+/// Whether the faults ask for no refresh token in the response.
+fn withholds_refresh_token(applied: &AppliedFaults) -> bool {
+    applied.token_overrides.iter().any(|o| o.no_refresh_token)
+}
+
+/// Builds the token response, with the faults' changes.
+fn respond(
+    issuer: &Issuer,
+    access_token: String,
+    refresh_token: Option<String>,
+    scope: &ScopeSet,
+    applied: &AppliedFaults,
+) -> TokenResponse {
+    let mut response = TokenResponse {
+        access_token,
+        token_type: "Bearer".to_owned(),
+        expires_in: Some(issuer.settings().access_token_ttl),
+        refresh_token,
+        scope: scope.to_string(),
+    };
+    for o in &applied.token_overrides {
+        o.apply_to_response(&mut response);
+    }
+    response
+}
+
 fn requested_resources(issuer: &Issuer, params: &RequestParams) -> Result<Vec<String>, OAuthError> {
     resource_indicator::validate(&params.all("resource"), &issuer.settings().resources)
 }
 
 fn authorization_code(
-    issuer: &Issuer,
+    ex: &mut Exchange,
     client: &AuthenticatedClient,
     params: &RequestParams,
+    applied: &AppliedFaults,
 ) -> Result<TokenResponse, OAuthError> {
+    let issuer = ex.issuer.clone();
+    let issuer = issuer.as_ref();
     let code = params.required("code")?;
     let verifier = params.single("code_verifier")?;
     let redirect_uri = params.single("redirect_uri")?;
@@ -173,10 +218,16 @@ fn authorization_code(
         Some(grant.auth_time),
         now,
     );
-    grants
-        .families
-        .add_access_token(family, &claims.jti, claims.exp);
-    let refresh = client.client.allows(GrantType::RefreshToken).then(|| {
+    grants.families.add_access_token(
+        Some(family),
+        &claims.jti,
+        &claims.client_id,
+        &claims.sub,
+        claims.exp,
+    );
+    let wants_refresh =
+        client.client.allows(GrantType::RefreshToken) && !withholds_refresh_token(applied);
+    let refresh = wants_refresh.then(|| {
         let rt = Secret::generate(32);
         grants
             .families
@@ -185,23 +236,29 @@ fn authorization_code(
     });
     grants.touch(now);
     drop(grants);
+    ex.draft.family = Some(family.0);
+    ex.draft.issued_refresh_token = refresh.as_ref().map(Secret::fingerprint);
 
-    let access = issuer.sign_access_token(claims);
-    Ok(TokenResponse {
-        access_token: access.token,
-        token_type: "Bearer".to_owned(),
-        expires_in: Some(settings.access_token_ttl),
-        refresh_token: refresh.map(|r| r.expose().to_owned()),
-        scope: grant.scope.to_string(),
-    })
+    let access = issuer.issue_access_token(&claims, applied, now);
+    Ok(respond(
+        issuer,
+        access,
+        refresh.map(|r| r.expose().to_owned()),
+        &grant.scope,
+        applied,
+    ))
 }
 
 fn refresh_token(
-    issuer: &Issuer,
+    ex: &mut Exchange,
     client: &AuthenticatedClient,
     params: &RequestParams,
+    applied: &AppliedFaults,
 ) -> Result<TokenResponse, OAuthError> {
+    let issuer = ex.issuer.clone();
+    let issuer = issuer.as_ref();
     let presented = params.required("refresh_token")?;
+    ex.draft.refresh_token = Some(TokenHash::of(presented).fingerprint());
     let asked_scope = params
         .single("scope")?
         .map(ScopeSet::parse)
@@ -241,21 +298,29 @@ fn refresh_token(
     {
         narrow(&grant.scope, &grant.resources)?;
     }
+    // A provider that sends no new refresh token did not rotate: the
+    // client keeps the one it has (RFC 6749 6).
+    let rotation = (!withholds_refresh_token(applied))
+        .then(|| (successor.hash(), now + settings.refresh_token_ttl));
     let redemption = grants
         .families
-        .redeem(
-            &hash,
-            &client.client.client_id,
-            now,
-            successor.hash(),
-            now + settings.refresh_token_ttl,
-        )
-        .map_err(|e| {
-            if let RedeemError::Reused(family) = e {
-                tracing::warn!(issuer = issuer.name(), %family, refresh_token = %hash.fingerprint(), "refresh token reuse: family revoked");
+        .redeem(&hash, &client.client.client_id, now, rotation);
+    let redemption = match redemption {
+        Ok(r) => r,
+        Err(e) => {
+            match e {
+                RedeemError::Reused(family) => {
+                    ex.draft.reuse_detected = true;
+                    ex.draft.family = Some(family.0);
+                    tracing::warn!(issuer = issuer.name(), %family, refresh_token = %hash.fingerprint(), "refresh token reuse: family revoked");
+                }
+                RedeemError::FamilyRevoked(family) => ex.draft.family = Some(family.0),
+                _ => {}
             }
-            OAuthError::invalid_grant(e.to_string())
-        })?;
+            return Err(OAuthError::invalid_grant(e.to_string()));
+        }
+    };
+    ex.draft.family = Some(redemption.family.0);
     let (scope, audiences) = narrow(&redemption.grant.scope, &redemption.grant.resources)?;
     let claims = issuer.access_token_claims(
         &redemption.grant.client_id,
@@ -265,49 +330,55 @@ fn refresh_token(
         Some(redemption.grant.auth_time),
         now,
     );
-    grants
-        .families
-        .add_access_token(redemption.family, &claims.jti, claims.exp);
+    grants.families.add_access_token(
+        Some(redemption.family),
+        &claims.jti,
+        &claims.client_id,
+        &claims.sub,
+        claims.exp,
+    );
     grants.touch(now);
     drop(grants);
 
-    let access = issuer.sign_access_token(claims);
+    let access = issuer.issue_access_token(&claims, applied, now);
     let refresh = if redemption.rotated {
-        successor.expose().to_owned()
+        ex.draft.issued_refresh_token = Some(successor.fingerprint());
+        Some(successor.expose().to_owned())
+    } else if withholds_refresh_token(applied) {
+        None
     } else {
-        presented.to_owned()
+        Some(presented.to_owned())
     };
-    Ok(TokenResponse {
-        access_token: access.token,
-        token_type: "Bearer".to_owned(),
-        expires_in: Some(settings.access_token_ttl),
-        refresh_token: Some(refresh),
-        scope: scope.to_string(),
-    })
+    Ok(respond(issuer, access, refresh, &scope, applied))
 }
 
 fn client_credentials(
-    issuer: &Issuer,
+    ex: &mut Exchange,
     client: &AuthenticatedClient,
     params: &RequestParams,
+    applied: &AppliedFaults,
 ) -> Result<TokenResponse, OAuthError> {
+    let issuer = ex.issuer.clone();
     if !client.method.is_confidential() {
         return Err(OAuthError::unauthorized_client(
             "client_credentials needs a confidential client (RFC 6749 4.4)",
         ));
     }
     let scope = issuer.grantable_scope(&client.client, params.single("scope")?)?;
-    let audiences = requested_resources(issuer, params)?;
+    let audiences = requested_resources(&issuer, params)?;
     let c = &client.client;
+    let now = now();
     // RFC 9068 2.2: with no user, `sub` is the client.
     let claims =
-        issuer.access_token_claims(&c.client_id, &c.client_id, &scope, &audiences, None, now());
-    let access = issuer.sign_access_token(claims);
-    Ok(TokenResponse {
-        access_token: access.token,
-        token_type: "Bearer".to_owned(),
-        expires_in: Some(issuer.settings().access_token_ttl),
-        refresh_token: None,
-        scope: scope.to_string(),
-    })
+        issuer.access_token_claims(&c.client_id, &c.client_id, &scope, &audiences, None, now);
+    issuer.grants().families.add_access_token(
+        None,
+        &claims.jti,
+        &claims.client_id,
+        &claims.sub,
+        claims.exp,
+    );
+    let access = issuer.issue_access_token(&claims, applied, now);
+    // RFC 6749 4.4.3: no refresh token.
+    Ok(respond(&issuer, access, None, &scope, applied))
 }

@@ -155,7 +155,8 @@ pub struct Redemption {
     /// What it grants.
     pub grant: Grant,
     /// Whether the presented token was replaced by the new one; `false`
-    /// under [`RefreshPolicy::Reusable`], where the client keeps using it.
+    /// under [`RefreshPolicy::Reusable`] or without a successor, where the
+    /// client keeps using it.
     pub rotated: bool,
     /// Whether this was a redemption of a consumed token inside its grace
     /// period.
@@ -185,6 +186,16 @@ struct Family {
     access_tokens: Vec<String>,
 }
 
+/// An issued access token, by `jti`.
+#[derive(Debug, Clone)]
+struct AccessRecord {
+    family: Option<FamilyId>,
+    client_id: String,
+    subject: String,
+    expires_at: u64,
+    revoked: bool,
+}
+
 /// A snapshot of a refresh token, for introspection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenView {
@@ -204,7 +215,7 @@ pub struct TokenFamilies {
     next_id: u64,
     families: HashMap<FamilyId, Family>,
     refresh: HashMap<TokenHash, RefreshRecord>,
-    access_family: HashMap<String, (FamilyId, u64)>,
+    access: HashMap<String, AccessRecord>,
     revoked_access: HashMap<String, u64>,
 }
 
@@ -246,13 +257,29 @@ impl TokenFamilies {
         }
     }
 
-    /// Records an access token (by `jti`) issued in `family`.
-    pub fn add_access_token(&mut self, family: FamilyId, jti: &str, expires_at: u64) {
-        if let Some(f) = self.families.get_mut(&family) {
+    /// Records an issued access token (by `jti`), in `family` if it came
+    /// from a grant with one.
+    pub fn add_access_token(
+        &mut self,
+        family: Option<FamilyId>,
+        jti: &str,
+        client_id: &str,
+        subject: &str,
+        expires_at: u64,
+    ) {
+        if let Some(f) = family.and_then(|f| self.families.get_mut(&f)) {
             f.access_tokens.push(jti.to_owned());
-            self.access_family
-                .insert(jti.to_owned(), (family, expires_at));
         }
+        self.access.insert(
+            jti.to_owned(),
+            AccessRecord {
+                family,
+                client_id: client_id.to_owned(),
+                subject: subject.to_owned(),
+                expires_at,
+                revoked: false,
+            },
+        );
     }
 
     /// What a redemption of `presented` by `client_id` at `now` would do,
@@ -300,16 +327,16 @@ impl TokenFamilies {
     }
 
     /// Redeems a refresh token, atomically: on success under a rotating
-    /// policy the presented token is consumed and `successor` becomes the
-    /// family's new active token; the caller issues it. Presenting a
+    /// policy the presented token is consumed and `successor` (hash and
+    /// expiry) becomes the family's new active token; the caller issues it.
+    /// Without a successor (or under `reusable`) nothing rotates. Presenting a
     /// consumed token (outside a grace period) revokes the family.
     pub fn redeem(
         &mut self,
         presented: &TokenHash,
         client_id: &str,
         now: u64,
-        successor: TokenHash,
-        successor_expires_at: u64,
+        successor: Option<(TokenHash, u64)>,
     ) -> Result<Redemption, RedeemError> {
         let (family_id, within_grace) = match self.decide(presented, client_id, now) {
             Ok(d) => d,
@@ -324,12 +351,13 @@ impl TokenFamilies {
         };
         let policy = family.policy;
         let grant = family.grant.clone();
-        let rotated = policy != RefreshPolicy::Reusable;
-        if rotated {
+        let successor = successor.filter(|_| policy != RefreshPolicy::Reusable);
+        let rotated = successor.is_some();
+        if let Some((hash, expires_at)) = successor {
             if !within_grace && let Some(r) = self.refresh.get_mut(presented) {
                 r.state = RefreshState::Consumed { at: now };
             }
-            self.add_refresh_token(family_id, successor, successor_expires_at);
+            self.add_refresh_token(family_id, hash, expires_at);
         }
         Ok(Redemption {
             family: family_id,
@@ -361,7 +389,12 @@ impl TokenFamilies {
 
     /// Revokes one access token.
     pub fn revoke_access_token(&mut self, jti: &str, expires_at: u64) {
-        self.revoked_access.insert(jti.to_owned(), expires_at);
+        match self.access.get_mut(jti) {
+            Some(r) => r.revoked = true,
+            None => {
+                self.revoked_access.insert(jti.to_owned(), expires_at);
+            }
+        }
     }
 
     /// Whether an access token (by `jti`) has been revoked, on its own or
@@ -370,15 +403,58 @@ impl TokenFamilies {
         if self.revoked_access.contains_key(jti) {
             return true;
         }
-        match self.access_family.get(jti) {
-            Some((family, _)) => self.family_revoked(*family),
+        match self.access.get(jti) {
+            Some(r) => r.revoked || r.family.is_some_and(|f| self.family_revoked(f)),
             None => false,
         }
     }
 
     /// The family an access token was issued in, if any.
     pub fn family_of_access_token(&self, jti: &str) -> Option<FamilyId> {
-        self.access_family.get(jti).map(|(f, _)| *f)
+        self.access.get(jti).and_then(|r| r.family)
+    }
+
+    /// Revokes the live access tokens of a client, leaving its refresh
+    /// tokens usable: "the access token stopped working early". Returns how
+    /// many were revoked.
+    pub fn expire_access_tokens_of_client(&mut self, client_id: &str) -> usize {
+        let mut n = 0;
+        for r in self.access.values_mut() {
+            if r.client_id == client_id && !r.revoked {
+                r.revoked = true;
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Revokes every family and access token of a client; returns the
+    /// number of families revoked.
+    pub fn revoke_client(&mut self, client_id: &str) -> usize {
+        self.expire_access_tokens_of_client(client_id);
+        self.revoke_families_where(|g| g.client_id == client_id)
+    }
+
+    /// Revokes every family and access token of a user; returns the number
+    /// of families revoked.
+    pub fn revoke_subject(&mut self, subject: &str) -> usize {
+        for r in self.access.values_mut() {
+            if r.subject == subject {
+                r.revoked = true;
+            }
+        }
+        self.revoke_families_where(|g| g.subject == subject)
+    }
+
+    fn revoke_families_where(&mut self, pred: impl Fn(&Grant) -> bool) -> usize {
+        let mut n = 0;
+        for f in self.families.values_mut() {
+            if f.revoked.is_none() && pred(&f.grant) {
+                f.revoked = Some(RevocationCause::Requested);
+                n += 1;
+            }
+        }
+        n
     }
 
     /// The client a refresh token was issued to.
@@ -434,10 +510,10 @@ impl TokenFamilies {
     /// families with nothing left in them.
     pub fn prune(&mut self, now: u64) {
         self.refresh.retain(|_, r| r.expires_at > now);
-        self.access_family.retain(|_, (_, exp)| *exp > now);
+        self.access.retain(|_, r| r.expires_at > now);
         self.revoked_access.retain(|_, exp| *exp > now);
         let refresh = &self.refresh;
-        let access = &self.access_family;
+        let access = &self.access;
         self.families.retain(|_, f| {
             f.refresh_tokens.retain(|h| refresh.contains_key(h));
             f.access_tokens.retain(|j| access.contains_key(j));
@@ -472,14 +548,14 @@ mod tests {
         let mut t = TokenFamilies::new();
         let f = t.start(grant("c"), RefreshPolicy::SingleUse);
         t.add_refresh_token(f, h(1), 100);
-        t.add_access_token(f, "at1", 100);
-        assert!(t.redeem(&h(1), "c", 10, h(2), 100).unwrap().rotated);
+        t.add_access_token(Some(f), "at1", "c", "alice", 100);
+        assert!(t.redeem(&h(1), "c", 10, Some((h(2), 100))).unwrap().rotated);
         assert_eq!(
-            t.redeem(&h(1), "c", 11, h(3), 100),
+            t.redeem(&h(1), "c", 11, Some((h(3), 100))),
             Err(RedeemError::Reused(f))
         );
         assert_eq!(
-            t.redeem(&h(2), "c", 12, h(4), 100),
+            t.redeem(&h(2), "c", 12, Some((h(4), 100))),
             Err(RedeemError::FamilyRevoked(f))
         );
         assert!(t.access_token_revoked("at1"));
@@ -495,10 +571,10 @@ mod tests {
         let f = t.start(grant("c"), RefreshPolicy::SingleUse);
         t.add_refresh_token(f, h(1), 100);
         assert_eq!(
-            t.redeem(&h(1), "other", 10, h(2), 100),
+            t.redeem(&h(1), "other", 10, Some((h(2), 100))),
             Err(RedeemError::ClientMismatch)
         );
-        assert!(t.redeem(&h(1), "c", 10, h(2), 100).is_ok());
+        assert!(t.redeem(&h(1), "c", 10, Some((h(2), 100))).is_ok());
     }
 
     #[test]
@@ -507,7 +583,7 @@ mod tests {
         let f = t.start(grant("c"), RefreshPolicy::Reusable);
         t.add_refresh_token(f, h(1), 100);
         for i in 0..3 {
-            let r = t.redeem(&h(1), "c", i, h(2 + i), 100).unwrap();
+            let r = t.redeem(&h(1), "c", i, Some((h(2 + i), 100))).unwrap();
             assert!(!r.rotated);
         }
         assert_eq!(t.active_refresh_tokens(f, 0), 1);
@@ -518,16 +594,16 @@ mod tests {
         let mut t = TokenFamilies::new();
         let f = t.start(grant("c"), RefreshPolicy::Grace { seconds: 5 });
         t.add_refresh_token(f, h(1), 100);
-        t.redeem(&h(1), "c", 10, h(2), 100).unwrap();
+        t.redeem(&h(1), "c", 10, Some((h(2), 100))).unwrap();
         assert!(
             t.redeemable_grant(&h(1), "c", 15).is_some(),
             "redeemable within grace"
         );
-        let r = t.redeem(&h(1), "c", 15, h(3), 100).unwrap();
+        let r = t.redeem(&h(1), "c", 15, Some((h(3), 100))).unwrap();
         assert!(r.within_grace);
         assert!(t.redeemable_grant(&h(1), "c", 16).is_none());
         assert_eq!(
-            t.redeem(&h(1), "c", 16, h(4), 100),
+            t.redeem(&h(1), "c", 16, Some((h(4), 100))),
             Err(RedeemError::Reused(f))
         );
     }
@@ -539,7 +615,7 @@ mod tests {
         t.add_refresh_token(f, h(1), 10);
         t.add_refresh_token(f, h(2), 100);
         assert_eq!(
-            t.redeem(&h(1), "c", 10, h(3), 100),
+            t.redeem(&h(1), "c", 10, Some((h(3), 100))),
             Err(RedeemError::Expired)
         );
         assert!(!t.family_revoked(f));
@@ -550,7 +626,7 @@ mod tests {
         let mut t = TokenFamilies::new();
         let f = t.start(grant("c"), RefreshPolicy::SingleUse);
         t.add_refresh_token(f, h(1), 10);
-        t.add_access_token(f, "a", 10);
+        t.add_access_token(Some(f), "a", "c", "alice", 10);
         t.prune(11);
         assert!(t.refresh_token(&h(1), 11).is_none());
         assert!(t.family_revoked(f), "an emptied family is forgotten");
@@ -646,7 +722,7 @@ mod tests {
                         let mut s = store.lock().unwrap();
                         // The dry run agrees with the real redemption.
                         let predicted = s.redeemable_grant(&hashes[token], "c", 1).is_some();
-                        let got = s.redeem(&hashes[token], "c", 1, successor, u64::MAX);
+                        let got = s.redeem(&hashes[token], "c", 1, Some((successor, u64::MAX)));
                         drop(s);
                         prop_assert_eq!(predicted, got.is_ok());
                         let expected = model.redeem(token);
@@ -667,7 +743,7 @@ mod tests {
                             let succ = *succ;
                             std::thread::spawn(move || {
                                 barrier.wait();
-                                store.lock().unwrap().redeem(&presented, "c", 1, succ, u64::MAX).ok().map(|_| succ)
+                                store.lock().unwrap().redeem(&presented, "c", 1, Some((succ, u64::MAX))).ok().map(|_| succ)
                             })
                         }).collect();
                         let winners: Vec<TokenHash> = handles.into_iter().filter_map(|h| h.join().unwrap()).collect();
