@@ -160,6 +160,12 @@ impl Issuer {
         format!("{}/{path}", self.url)
     }
 
+    /// The audience the issuer's mock upstream API accepts:
+    /// `{issuer}/api`, also its URL.
+    pub fn upstream_audience(&self) -> String {
+        self.endpoint("api")
+    }
+
     /// The settings.
     pub fn settings(&self) -> &IssuerSettings {
         &self.settings

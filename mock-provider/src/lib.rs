@@ -50,6 +50,7 @@ pub mod signing_key;
 pub mod token_endpoint;
 pub mod token_family;
 pub mod token_override;
+pub mod upstream_api;
 
 pub use access_token::{AccessTokenClaims, Audience};
 pub use client_registry::{AuthMethod, GrantType, RegisteredClient};

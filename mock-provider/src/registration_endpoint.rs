@@ -121,15 +121,23 @@ async fn register(ex: &mut Exchange, headers: &HeaderMap, body: Body) -> Result<
     if grant_types.is_empty() {
         return Err(metadata_error("`grant_types` must not be empty"));
     }
-    let response_types =
-        string_list(&obj, "response_types")?.unwrap_or_else(|| vec!["code".to_owned()]);
+    // RFC 7591 2 defaults response_types to ["code"]; a client that asks
+    // for no authorization_code grant (machine to machine) gets none, so
+    // its registration is not refused for a default it never chose.
+    let has_code_grant = grant_types.contains(&GrantType::AuthorizationCode);
+    let response_types = string_list(&obj, "response_types")?.unwrap_or_else(|| {
+        if has_code_grant {
+            vec!["code".to_owned()]
+        } else {
+            Vec::new()
+        }
+    });
     if let Some(other) = response_types.iter().find(|r| *r != "code") {
         return Err(metadata_error(format!(
             "response type `{other}` is not supported; only `code`"
         )));
     }
     // RFC 7591 2.1: grant_types and response_types must agree.
-    let has_code_grant = grant_types.contains(&GrantType::AuthorizationCode);
     if has_code_grant != response_types.iter().any(|r| r == "code") {
         return Err(metadata_error(
             "grant_types and response_types disagree: authorization_code goes with the `code` response type (RFC 7591 2.1)",

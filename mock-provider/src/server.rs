@@ -9,7 +9,7 @@ use axum::Json;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -26,6 +26,7 @@ use crate::refresh_barrier::RefreshBarriers;
 use crate::registration_endpoint::register_handler;
 use crate::revocation_endpoint::revoke_handler;
 use crate::token_endpoint::token_handler;
+use crate::upstream_api::upstream_handler;
 
 /// What every handler shares: the issuers by name, the fault plan, the
 /// ledger and the refresh barriers.
@@ -114,6 +115,8 @@ pub fn router(state: Arc<ProviderState>) -> Router {
         .route("/{issuer}/register", post(register_handler))
         .route("/{issuer}/introspect", post(introspect_handler))
         .route("/{issuer}/revoke", post(revoke_handler))
+        .route("/{issuer}/api", any(upstream_handler))
+        .route("/{issuer}/api/{*path}", any(upstream_handler))
         .fallback(|| async { not_found("no such endpoint") })
         .with_state(state)
 }
