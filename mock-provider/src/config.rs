@@ -22,7 +22,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::access_token::REGISTERED_CLAIMS;
@@ -51,6 +51,9 @@ pub struct ProviderConfig {
     /// The issuers (TOML: `[[issuer]]`); default: one named `default`.
     #[serde(default = "default_issuers", rename = "issuer")]
     pub issuers: Vec<IssuerConfig>,
+    /// The admin API (`/__admin/`).
+    #[serde(default)]
+    pub admin: AdminConfig,
     /// Fault rules in force from the start (TOML: `[[fault]]`).
     #[serde(default, rename = "fault")]
     pub faults: Vec<FaultRule>,
@@ -66,8 +69,32 @@ impl Default for ProviderConfig {
             bind: default_bind(),
             port: default_port(),
             issuers: default_issuers(),
+            admin: AdminConfig::default(),
             faults: Vec::new(),
             source_file: None,
+        }
+    }
+}
+
+/// The admin API's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Whether `/__admin/` is served (default true).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// A bearer secret the admin API requires. Without one it answers
+    /// loopback peers only, and the provider refuses to bind a
+    /// non-loopback address with the admin API on.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            secret: None,
         }
     }
 }
@@ -123,14 +150,15 @@ pub struct IssuerConfig {
     pub clients: Vec<ClientConfig>,
 }
 
-/// A pre-registered client.
-#[derive(Debug, Clone, Deserialize)]
+/// A pre-registered client. Serializing one writes its secret: it is what
+/// the admin client sends to create a client.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientConfig {
     /// The client id.
     pub client_id: String,
     /// The secret; a client without one is public.
-    #[serde(default)]
+    #[serde(default, serialize_with = "expose_secret")]
     pub client_secret: Option<Secret>,
     /// Default: `client_secret_basic` with a secret, `none` without.
     #[serde(default)]
@@ -151,6 +179,13 @@ pub struct ClientConfig {
     /// A name to show people.
     #[serde(default)]
     pub client_name: Option<String>,
+}
+
+fn expose_secret<S: serde::Serializer>(secret: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(v) => s.serialize_some(v.expose()),
+        None => s.serialize_none(),
+    }
 }
 
 fn default_bind() -> IpAddr {
@@ -559,7 +594,9 @@ impl ClientConfig {
             })
     }
 
-    fn problems(&self, supported: &ScopeSet) -> Vec<ConfigProblem> {
+    /// Every problem with this client, given the issuer's supported
+    /// scopes; fields are relative to the client.
+    pub fn problems(&self, supported: &ScopeSet) -> Vec<ConfigProblem> {
         let mut out = Vec::new();
         let mut problem = |field: &str, reason: String| {
             out.push(ConfigProblem {

@@ -100,6 +100,8 @@ pub struct Issuer {
     url: String,
     settings: IssuerSettings,
     keys: RwLock<Arc<KeySet>>,
+    initial_keys: Arc<KeySet>,
+    configured_clients: Vec<RegisteredClient>,
     clients: RwLock<ClientRegistry>,
     metadata_documents: Mutex<HashMap<String, (Arc<RegisteredClient>, Instant)>>,
     grants: Mutex<GrantState>,
@@ -115,10 +117,13 @@ impl Issuer {
         http: reqwest::Client,
     ) -> Self {
         let url = format!("{}/{}", base_url.trim_end_matches('/'), config.name);
+        let configured_clients: Vec<RegisteredClient> =
+            config.clients.iter().map(|c| c.to_registered()).collect();
         let mut registry = ClientRegistry::default();
-        for c in &config.clients {
-            registry.insert(c.to_registered());
+        for c in &configured_clients {
+            registry.insert(c.clone());
         }
+        let keys = Arc::new(KeySet::new(key));
         Self {
             name: config.name.clone(),
             settings: IssuerSettings {
@@ -137,7 +142,9 @@ impl Issuer {
                 client_id_metadata_documents: config.client_id_metadata_documents,
             },
             url,
-            keys: RwLock::new(Arc::new(KeySet::new(key))),
+            keys: RwLock::new(keys.clone()),
+            initial_keys: keys,
+            configured_clients,
             clients: RwLock::new(registry),
             metadata_documents: Mutex::new(HashMap::new()),
             grants: Mutex::new(GrantState::default()),
@@ -179,6 +186,30 @@ impl Issuer {
     /// The current keys.
     pub fn keys(&self) -> Arc<KeySet> {
         self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Makes `next` the signing key; the old one stays in the JWKS for
+    /// `grace_secs`, or leaves it at once with `None`.
+    pub fn rotate_keys(&self, next: SigningKey, grace_secs: Option<u64>) -> Arc<KeySet> {
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        *keys = Arc::new(keys.rotated(next, grace_secs, now()));
+        keys.clone()
+    }
+
+    /// Back to the state at start: configured clients and keys only, no
+    /// grants, no cached metadata documents.
+    pub fn reset(&self) {
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = self.initial_keys.clone();
+        let mut registry = ClientRegistry::default();
+        for c in &self.configured_clients {
+            registry.insert(c.clone());
+        }
+        *self.clients.write().unwrap_or_else(|p| p.into_inner()) = registry;
+        self.metadata_documents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        *self.grants() = GrantState::default();
     }
 
     /// The grant state, locked. Hold it only for bookkeeping, never across

@@ -20,6 +20,8 @@
 //! ```
 
 pub mod access_token;
+pub mod admin_api;
+pub mod admin_client;
 pub mod authorization_code;
 pub mod authorize_endpoint;
 pub mod client_auth;
@@ -53,8 +55,12 @@ pub mod token_override;
 pub mod upstream_api;
 
 pub use access_token::{AccessTokenClaims, Audience};
+pub use admin_client::{AdminClient, AdminError};
 pub use client_registry::{AuthMethod, GrantType, RegisteredClient};
-pub use config::{ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig};
+pub use config::{
+    AdminConfig, ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig,
+};
+pub use fault_plan::{Endpoint, FaultAction, FaultPlan, FaultRule};
 pub use issuer::Issuer;
 pub use oauth_error::{ErrorCode, OAuthError};
 pub use request_params::RequestParams;

@@ -15,16 +15,18 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::admin_client::AdminClient;
 use crate::authorize_endpoint::authorize_handler;
 use crate::config::{ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig};
 use crate::discovery::{jwks_handler, metadata_handler};
-use crate::fault_plan::FaultPlan;
+use crate::fault_plan::{FaultPlan, FaultRule};
 use crate::introspection_endpoint::introspect_handler;
 use crate::issuer::Issuer;
 use crate::ledger::Ledger;
 use crate::refresh_barrier::RefreshBarriers;
 use crate::registration_endpoint::register_handler;
 use crate::revocation_endpoint::revoke_handler;
+use crate::secret::Secret;
 use crate::token_endpoint::token_handler;
 use crate::upstream_api::upstream_handler;
 
@@ -35,8 +37,10 @@ pub struct ProviderState {
     base_url: String,
     issuers: BTreeMap<String, Arc<Issuer>>,
     faults: FaultPlan,
+    initial_faults: Vec<FaultRule>,
     ledger: Ledger,
     barriers: RefreshBarriers,
+    admin_secret: Option<Secret>,
 }
 
 impl ProviderState {
@@ -53,6 +57,25 @@ impl ProviderState {
     /// The refresh barriers.
     pub fn barriers(&self) -> &RefreshBarriers {
         &self.barriers
+    }
+
+    /// The admin API's bearer secret, if one is configured.
+    pub fn admin_secret(&self) -> Option<&Secret> {
+        self.admin_secret.as_ref()
+    }
+
+    /// Back to the state at start: configured faults, clients and keys, an
+    /// empty ledger, no grants.
+    pub fn reset(&self) {
+        self.faults.clear();
+        for rule in &self.initial_faults {
+            self.faults.add(rule.clone());
+        }
+        self.ledger.clear();
+        self.barriers.clear();
+        for issuer in self.issuers.values() {
+            issuer.reset();
+        }
     }
 
     /// The base URL.
@@ -257,6 +280,19 @@ impl MockProviderBuilder {
                 tokio::task::spawn_blocking(move || i.signing_key(base.as_deref()))
             })
             .collect();
+        if config.admin.enabled && config.admin.secret.is_none() && !self.addr.ip().is_loopback() {
+            return Err(ConfigError::Invalid {
+                origin: config.source_file.clone(),
+                problems: vec![ConfigProblem {
+                    field: "admin.secret".into(),
+                    reason: format!(
+                        "is required to listen on the non-loopback address {} with the admin API on (or set admin.enabled = false)",
+                        self.addr.ip()
+                    ),
+                }],
+            }
+            .into());
+        }
         let listener = TcpListener::bind(self.addr)
             .await
             .map_err(|source| StartError::Bind {
@@ -313,17 +349,25 @@ impl MockProviderBuilder {
             base_url,
             issuers,
             faults,
+            initial_faults: config.faults.clone(),
             ledger: Ledger::default(),
             barriers: RefreshBarriers::default(),
+            admin_secret: config.admin.secret.clone(),
         });
         let (tx, rx) = oneshot::channel::<()>();
-        let app = router(state.clone());
+        let mut app = router(state.clone());
+        if config.admin.enabled {
+            app = app.merge(crate::admin_api::routes(state.clone()).with_state(state.clone()));
+        }
         let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
         });
         Ok(MockProvider {
             addr,
@@ -379,6 +423,15 @@ impl MockProvider {
     /// The ledger.
     pub fn ledger(&self) -> &Ledger {
         self.state.ledger()
+    }
+
+    /// A client for this provider's admin API.
+    pub fn admin(&self) -> AdminClient {
+        let client = AdminClient::new(self.base_url());
+        match self.state.admin_secret() {
+            Some(secret) => client.with_secret(secret.clone()),
+            None => client,
+        }
     }
 
     /// Stops accepting connections and waits for open ones to finish.

@@ -184,7 +184,7 @@ fn check(issuer: &Issuer, token: &str) -> Result<AccessTokenClaims, Refusal> {
     let own = issuer.upstream_audience();
     let for_us = match &claims.aud {
         Audience::One(a) => *a == own,
-        Audience::Many(list) => list.iter().any(|a| *a == own),
+        Audience::Many(list) => list.contains(&own),
     };
     if !for_us {
         return Err(Refusal::Invalid("the token's audience is not this API"));

@@ -1,0 +1,687 @@
+//! The admin API under `/__admin/`: what a test uses to steer the
+//! provider. Mint any token, create and list clients, seed a grant (a
+//! refresh token without a browser), add and clear faults, rotate keys,
+//! revoke by token, user or client, expire a client's access tokens now,
+//! read the ledger, reset. Loopback peers only unless a bearer secret is
+//! configured. Requests and answers are JSON; the types here are shared
+//! with [`crate::admin_client::AdminClient`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, delete, get, post};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::access_token::AccessTokenClaims;
+use crate::client_registry::{GrantType, RegisteredClient};
+use crate::config::ClientConfig;
+use crate::fault_plan::{AppliedFaults, FaultRule};
+use crate::issuer::{Issuer, now};
+use crate::ledger::{ClientCounters, LedgerEntry, LedgerFilter};
+use crate::resource_indicator;
+use crate::scope::ScopeSet;
+use crate::secret::{Secret, TokenHash};
+use crate::server::ProviderState;
+use crate::signing_fault::SigningFault;
+use crate::signing_key::SigningKey;
+use crate::token_family::Grant;
+use crate::token_override::TokenOverride;
+
+/// An issuer, as the admin API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuerInfo {
+    /// Its name.
+    pub name: String,
+    /// Its identifier.
+    pub issuer: String,
+    /// RFC 8414 metadata URL.
+    pub metadata_url: String,
+    /// Token endpoint.
+    pub token_endpoint: String,
+    /// JWKS.
+    pub jwks_uri: String,
+    /// The mock upstream API (also the audience it accepts).
+    pub upstream_api: String,
+    /// `RS256` or `ES256`.
+    pub signing_algorithm: String,
+    /// The signing key's id.
+    pub active_kid: String,
+}
+
+/// A client, as the admin API lists it (never with its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    /// The id.
+    pub client_id: String,
+    /// Token endpoint authentication method.
+    pub token_endpoint_auth_method: String,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Grant types.
+    pub grant_types: Vec<GrantType>,
+    /// Allowed scope, if restricted.
+    pub scope: Option<String>,
+    /// Refresh policy.
+    pub refresh_policy: String,
+    /// Name.
+    pub client_name: Option<String>,
+    /// `configured`, `dynamic_registration` or `metadata_document`.
+    pub origin: String,
+    /// Whether it has a secret.
+    pub has_secret: bool,
+}
+
+impl From<&RegisteredClient> for ClientInfo {
+    fn from(c: &RegisteredClient) -> Self {
+        Self {
+            client_id: c.client_id.clone(),
+            token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
+            redirect_uris: c.redirect_uris.clone(),
+            grant_types: c.grant_types.clone(),
+            scope: c.allowed_scope.as_ref().map(ToString::to_string),
+            refresh_policy: c.refresh_policy.to_string(),
+            client_name: c.client_name.clone(),
+            origin: serde_json::to_value(c.origin)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            has_secret: c.client_secret.is_some(),
+        }
+    }
+}
+
+/// Mint an access token with any claims and any signing fault.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MintRequest {
+    /// `client_id` claim (default `admin`).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// `sub` (default: the issuer's default subject).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// `scope` (default: empty).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// `aud`: a string or an array (default: the issuer's default audience).
+    #[serde(default)]
+    pub audience: Option<Value>,
+    /// Lifetime from now; zero or negative is already expired (default:
+    /// the issuer's access token lifetime).
+    #[serde(default)]
+    pub ttl_secs: Option<i64>,
+    /// Extra claims.
+    #[serde(default)]
+    pub claims: Map<String, Value>,
+    /// Any other token change (`nbf`, `iss`, removing `aud`...).
+    #[serde(default, rename = "override")]
+    pub token_override: Option<TokenOverride>,
+    /// Sign it wrongly.
+    #[serde(default)]
+    pub signing_fault: Option<SigningFault>,
+}
+
+/// A minted token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MintedToken {
+    /// The JWT.
+    pub access_token: String,
+    /// Its payload.
+    pub claims: Value,
+}
+
+/// Seed a grant: a refresh token for a client and user, no browser.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedGrant {
+    /// The client (must allow `refresh_token`).
+    pub client_id: String,
+    /// The user (default: the issuer's default subject).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Scope (default: what the client may have).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Resources (RFC 8707), becoming `aud` (default: the default audience).
+    #[serde(default)]
+    pub resources: Vec<String>,
+}
+
+/// A seeded grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeededGrant {
+    /// The refresh token.
+    pub refresh_token: String,
+    /// Its family.
+    pub family: u64,
+    /// The client.
+    pub client_id: String,
+    /// The user.
+    pub subject: String,
+    /// The granted scope.
+    pub scope: String,
+    /// The resources.
+    pub resources: Vec<String>,
+    /// Refresh token expiry (Unix seconds).
+    pub expires_at: u64,
+}
+
+/// Rotate the signing key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeys {
+    /// Keep the old key in the JWKS this long; absent: drop it at once.
+    #[serde(default)]
+    pub grace_secs: Option<u64>,
+}
+
+/// An issuer's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysInfo {
+    /// The signing key.
+    pub active_kid: String,
+    /// Every key in the JWKS now.
+    pub published_kids: Vec<String>,
+}
+
+/// Revoke by exactly one of token, subject or client.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// An access or refresh token.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Every grant of this user.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Every grant of this client.
+    #[serde(default)]
+    pub client_id: Option<String>,
+}
+
+/// What a revocation did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeOutcome {
+    /// Families revoked.
+    pub families_revoked: usize,
+    /// Whether a single access token was revoked.
+    pub access_token_revoked: bool,
+}
+
+/// Expire a client's live access tokens now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpireRequest {
+    /// The client.
+    pub client_id: String,
+}
+
+/// How many tokens were expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpireOutcome {
+    /// Access tokens that stopped working.
+    pub expired: usize,
+}
+
+/// Fault rules added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultsAdded {
+    /// Their ids, in order.
+    pub ids: Vec<u64>,
+}
+
+/// Ledger counters: issuer -> client -> counters.
+pub type Counters = BTreeMap<String, BTreeMap<String, ClientCounters>>;
+
+/// An admin API refusal.
+#[derive(Debug)]
+struct AdminRefusal(StatusCode, String);
+
+impl IntoResponse for AdminRefusal {
+    fn into_response(self) -> Response {
+        let error = match self.0 {
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::CONFLICT => "conflict",
+            _ => "invalid_request",
+        };
+        (
+            self.0,
+            Json(json!({"error": error, "error_description": self.1})),
+        )
+            .into_response()
+    }
+}
+
+fn bad(msg: impl Into<String>) -> AdminRefusal {
+    AdminRefusal(StatusCode::BAD_REQUEST, msg.into())
+}
+
+type AdminResult<T> = Result<T, AdminRefusal>;
+
+fn parse<T: DeserializeOwned>(body: &Bytes) -> AdminResult<T> {
+    let body: &[u8] = if body.is_empty() { b"{}" } else { body };
+    serde_json::from_slice(body).map_err(|e| bad(format!("invalid request body: {e}")))
+}
+
+fn issuer_of(state: &ProviderState, name: &str) -> AdminResult<Arc<Issuer>> {
+    state
+        .issuers()
+        .get(name)
+        .cloned()
+        .ok_or_else(|| AdminRefusal(StatusCode::NOT_FOUND, format!("no issuer named `{name}`")))
+}
+
+/// The admin routes, guarded.
+pub fn routes(state: Arc<ProviderState>) -> Router<Arc<ProviderState>> {
+    Router::new()
+        .route("/__admin/issuers", get(list_issuers))
+        .route(
+            "/__admin/issuers/{issuer}/clients",
+            get(list_clients).post(create_client),
+        )
+        .route("/__admin/issuers/{issuer}/tokens", post(mint))
+        .route("/__admin/issuers/{issuer}/grants", post(seed_grant))
+        .route("/__admin/issuers/{issuer}/keys", get(keys))
+        .route("/__admin/issuers/{issuer}/keys/rotate", post(rotate))
+        .route("/__admin/issuers/{issuer}/revoke", post(revoke))
+        .route(
+            "/__admin/issuers/{issuer}/expire-access-tokens",
+            post(expire),
+        )
+        .route(
+            "/__admin/faults",
+            get(list_faults).post(add_faults).delete(clear_faults),
+        )
+        .route("/__admin/faults/{id}", delete(remove_fault))
+        .route("/__admin/ledger", get(ledger))
+        .route("/__admin/ledger/counters", get(counters))
+        .route("/__admin/reset", post(reset))
+        .route(
+            "/__admin/{*rest}",
+            any(|| async { AdminRefusal(StatusCode::NOT_FOUND, "no such admin endpoint".into()) }),
+        )
+        .route_layer(middleware::from_fn_with_state(state, guard))
+}
+
+/// Loopback peers only, unless a secret is configured; then the secret.
+async fn guard(State(state): State<Arc<ProviderState>>, request: Request, next: Next) -> Response {
+    match state.admin_secret() {
+        Some(secret) => {
+            let presented = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            if !presented.is_some_and(|p| secret.matches(p)) {
+                return AdminRefusal(
+                    StatusCode::UNAUTHORIZED,
+                    "the admin API needs `Authorization: Bearer <admin secret>`".into(),
+                )
+                .into_response();
+            }
+        }
+        None => {
+            let loopback = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
+            if !loopback {
+                return AdminRefusal(
+                    StatusCode::FORBIDDEN,
+                    "the admin API answers loopback peers only (configure admin.secret to open it)"
+                        .into(),
+                )
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
+async fn list_issuers(State(state): State<Arc<ProviderState>>) -> Json<Vec<IssuerInfo>> {
+    Json(
+        state
+            .issuers()
+            .values()
+            .map(|i| {
+                let keys = i.keys();
+                IssuerInfo {
+                    name: i.name().to_owned(),
+                    issuer: i.url().to_owned(),
+                    metadata_url: format!(
+                        "{}/.well-known/oauth-authorization-server/{}",
+                        state.base_url(),
+                        i.name()
+                    ),
+                    token_endpoint: i.endpoint("token"),
+                    jwks_uri: i.endpoint("jwks"),
+                    upstream_api: i.upstream_audience(),
+                    signing_algorithm: keys.alg().as_str().to_owned(),
+                    active_kid: keys.active().kid().to_owned(),
+                }
+            })
+            .collect(),
+    )
+}
+
+async fn list_clients(
+    State(state): State<Arc<ProviderState>>,
+    Path(name): Path<String>,
+) -> AdminResult<Json<Vec<ClientInfo>>> {
+    let issuer = issuer_of(&state, &name)?;
+    Ok(Json(
+        issuer
+            .clients()
+            .iter()
+            .map(|c| ClientInfo::from(c.as_ref()))
+            .collect(),
+    ))
+}
+
+async fn create_client(
+    State(state): State<Arc<ProviderState>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> AdminResult<(StatusCode, Json<ClientInfo>)> {
+    let issuer = issuer_of(&state, &name)?;
+    let config: ClientConfig = parse(&body)?;
+    let problems = config.problems(&issuer.supported_scopes());
+    if let Some(p) = problems.first() {
+        return Err(bad(p.to_string()));
+    }
+    if issuer.client(&config.client_id).is_some() {
+        return Err(AdminRefusal(
+            StatusCode::CONFLICT,
+            format!("client `{}` already exists", config.client_id),
+        ));
+    }
+    let client = issuer.register_client(config.to_registered());
+    Ok((StatusCode::CREATED, Json(ClientInfo::from(client.as_ref()))))
+}
+
+async fn mint(
+    State(state): State<Arc<ProviderState>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> AdminResult<Json<MintedToken>> {
+    let issuer = issuer_of(&state, &name)?;
+    let req: MintRequest = parse(&body)?;
+    let scope = ScopeSet::parse(req.scope.as_deref().unwrap_or(""))
+        .map_err(|e| bad(format!("scope: {e}")))?;
+    if let Some(aud) = &req.audience
+        && !(aud.is_string()
+            || aud
+                .as_array()
+                .is_some_and(|a| a.iter().all(Value::is_string)))
+    {
+        return Err(bad("audience must be a string or an array of strings"));
+    }
+    let now = now();
+    let client_id = req.client_id.unwrap_or_else(|| "admin".to_owned());
+    let subject = req
+        .subject
+        .unwrap_or_else(|| issuer.settings().default_subject.clone());
+    let claims = issuer.access_token_claims(&client_id, &subject, &scope, &[], None, now);
+    let requested = TokenOverride {
+        aud: req.audience,
+        ttl_secs: req.ttl_secs,
+        extra_claims: req.claims,
+        ..Default::default()
+    };
+    let mut faults = AppliedFaults {
+        signing: req.signing_fault,
+        ..Default::default()
+    };
+    faults.token_overrides.push(requested);
+    faults.token_overrides.extend(req.token_override);
+    issuer
+        .grants()
+        .families
+        .add_access_token(None, &claims.jti, &client_id, &subject, claims.exp);
+    let access_token = issuer.issue_access_token(&claims, &faults, now);
+    let payload = crate::jws::DecodedJws::parse(&access_token)
+        .map(|j| j.payload)
+        .unwrap_or(Value::Null);
+    Ok(Json(MintedToken {
+        access_token,
+        claims: payload,
+    }))
+}
+
+async fn seed_grant(
+    State(state): State<Arc<ProviderState>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> AdminResult<(StatusCode, Json<SeededGrant>)> {
+    let issuer = issuer_of(&state, &name)?;
+    let req: SeedGrant = parse(&body)?;
+    let client = issuer.client(&req.client_id).ok_or_else(|| {
+        bad(format!(
+            "client_id: no client `{}` at this issuer",
+            req.client_id
+        ))
+    })?;
+    if !client.allows(GrantType::RefreshToken) {
+        return Err(bad(format!(
+            "client_id: client `{}` is not registered for the refresh_token grant",
+            req.client_id
+        )));
+    }
+    let scope = issuer
+        .grantable_scope(&client, req.scope.as_deref())
+        .map_err(|e| bad(format!("scope: {}", e.description())))?;
+    let resources: Vec<&str> = req.resources.iter().map(String::as_str).collect();
+    let resources = resource_indicator::validate(&resources, &issuer.settings().resources)
+        .map_err(|e| bad(format!("resources: {}", e.description())))?;
+    let subject = req
+        .subject
+        .unwrap_or_else(|| issuer.settings().default_subject.clone());
+    let now = now();
+    let refresh = Secret::generate(32);
+    let expires_at = now + issuer.settings().refresh_token_ttl;
+    let mut grants = issuer.grants();
+    let family = grants.families.start(
+        Grant {
+            client_id: client.client_id.clone(),
+            subject: subject.clone(),
+            scope: scope.clone(),
+            resources: resources.clone(),
+            auth_time: now,
+        },
+        client.refresh_policy,
+    );
+    grants
+        .families
+        .add_refresh_token(family, refresh.hash(), expires_at);
+    drop(grants);
+    Ok((
+        StatusCode::CREATED,
+        Json(SeededGrant {
+            refresh_token: refresh.expose().to_owned(),
+            family: family.0,
+            client_id: client.client_id.clone(),
+            subject,
+            scope: scope.to_string(),
+            resources,
+            expires_at,
+        }),
+    ))
+}
+
+fn keys_info(issuer: &Issuer) -> KeysInfo {
+    let keys = issuer.keys();
+    KeysInfo {
+        active_kid: keys.active().kid().to_owned(),
+        published_kids: keys.published_kids(now()),
+    }
+}
+
+async fn keys(
+    State(state): State<Arc<ProviderState>>,
+    Path(name): Path<String>,
+) -> AdminResult<Json<KeysInfo>> {
+    let issuer = issuer_of(&state, &name)?;
+    Ok(Json(keys_info(&issuer)))
+}
+
+async fn rotate(
+    State(state): State<Arc<ProviderState>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> AdminResult<Json<KeysInfo>> {
+    let issuer = issuer_of(&state, &name)?;
+    let req: RotateKeys = parse(&body)?;
+    let alg = issuer.keys().alg();
+    // RSA generation takes tens of milliseconds: off the async threads.
+    let next = tokio::task::spawn_blocking(move || SigningKey::generate(alg))
+        .await
+        .map_err(|e| bad(format!("key generation failed: {e}")))?
+        .map_err(|e| bad(format!("key generation failed: {e}")))?;
+    issuer.rotate_keys(next, req.grace_secs);
+    tracing::info!(issuer = issuer.name(), grace_secs = ?req.grace_secs, "signing key rotated");
+    Ok(Json(keys_info(&issuer)))
+}
+
+async fn revoke(
+    State(state): State<Arc<ProviderState>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> AdminResult<Json<RevokeOutcome>> {
+    let issuer = issuer_of(&state, &name)?;
+    let req: RevokeRequest = parse(&body)?;
+    let given = [
+        req.token.is_some(),
+        req.subject.is_some(),
+        req.client_id.is_some(),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if given != 1 {
+        return Err(bad("give exactly one of `token`, `subject` or `client_id`"));
+    }
+    let now = now();
+    let mut outcome = RevokeOutcome {
+        families_revoked: 0,
+        access_token_revoked: false,
+    };
+    if let Some(token) = &req.token {
+        if let Some(claims) = AccessTokenClaims::verify(token, &issuer.keys(), now) {
+            issuer
+                .grants()
+                .families
+                .revoke_access_token(&claims.jti, claims.exp);
+            outcome.access_token_revoked = true;
+        } else if issuer
+            .grants()
+            .families
+            .revoke_refresh_token(&TokenHash::of(token))
+            .is_some()
+        {
+            outcome.families_revoked = 1;
+        } else {
+            return Err(AdminRefusal(
+                StatusCode::NOT_FOUND,
+                "token: not a token of this issuer".into(),
+            ));
+        }
+    } else if let Some(subject) = &req.subject {
+        outcome.families_revoked = issuer.grants().families.revoke_subject(subject);
+    } else if let Some(client_id) = &req.client_id {
+        outcome.families_revoked = issuer.grants().families.revoke_client(client_id);
+    }
+    Ok(Json(outcome))
+}
+
+async fn expire(
+    State(state): State<Arc<ProviderState>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> AdminResult<Json<ExpireOutcome>> {
+    let issuer = issuer_of(&state, &name)?;
+    let req: ExpireRequest = parse(&body)?;
+    let expired = issuer
+        .grants()
+        .families
+        .expire_access_tokens_of_client(&req.client_id);
+    Ok(Json(ExpireOutcome { expired }))
+}
+
+async fn list_faults(State(state): State<Arc<ProviderState>>) -> Json<Vec<FaultRule>> {
+    Json(state.faults().rules())
+}
+
+/// One rule or an array of rules; all are checked before any is added.
+async fn add_faults(
+    State(state): State<Arc<ProviderState>>,
+    body: Bytes,
+) -> AdminResult<(StatusCode, Json<FaultsAdded>)> {
+    let value: Value = parse(&body)?;
+    let rules: Vec<FaultRule> = match value {
+        Value::Array(_) => serde_json::from_value(value),
+        other => serde_json::from_value(other).map(|r| vec![r]),
+    }
+    .map_err(|e| bad(format!("invalid fault rule: {e}")))?;
+    for (i, rule) in rules.iter().enumerate() {
+        rule.validate()
+            .map_err(|reason| bad(format!("fault[{i}]: {reason}")))?;
+        if let Some(name) = &rule.issuer {
+            issuer_of(&state, name)
+                .map_err(|_| bad(format!("fault[{i}].issuer: no issuer named `{name}`")))?;
+        }
+    }
+    let ids = rules.into_iter().map(|r| state.faults().add(r)).collect();
+    Ok((StatusCode::CREATED, Json(FaultsAdded { ids })))
+}
+
+async fn clear_faults(State(state): State<Arc<ProviderState>>) -> StatusCode {
+    state.faults().clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn remove_fault(
+    State(state): State<Arc<ProviderState>>,
+    Path(id): Path<String>,
+) -> AdminResult<StatusCode> {
+    let id: u64 = id
+        .parse()
+        .map_err(|_| bad(format!("`{id}` is not a fault rule id")))?;
+    if state.faults().remove(id) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AdminRefusal(
+            StatusCode::NOT_FOUND,
+            format!("no fault rule {id}"),
+        ))
+    }
+}
+
+async fn ledger(
+    State(state): State<Arc<ProviderState>>,
+    RawQuery(query): RawQuery,
+) -> AdminResult<Json<Vec<LedgerEntry>>> {
+    let filter: LedgerFilter = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|e| bad(format!("invalid ledger filter: {e}")))?;
+    Ok(Json(state.ledger().query(&filter)))
+}
+
+async fn counters(State(state): State<Arc<ProviderState>>) -> Json<Counters> {
+    Json(state.ledger().counters())
+}
+
+async fn reset(State(state): State<Arc<ProviderState>>) -> StatusCode {
+    state.reset();
+    StatusCode::NO_CONTENT
+}
