@@ -32,6 +32,7 @@ use crate::redirect_uri;
 use crate::scope::ScopeSet;
 use crate::secret::Secret;
 use crate::signing_key::{KeyError, SigningAlgorithm, SigningKey};
+use crate::tls::TlsConfig;
 use crate::token_family::RefreshPolicy;
 
 /// The port `mock-provider serve` listens on when neither the file nor the
@@ -54,6 +55,9 @@ pub struct ProviderConfig {
     /// The admin API (`/__admin/`).
     #[serde(default)]
     pub admin: AdminConfig,
+    /// HTTPS (`[tls]`).
+    #[serde(default)]
+    pub tls: TlsConfig,
     /// Fault rules in force from the start (TOML: `[[fault]]`).
     #[serde(default, rename = "fault")]
     pub faults: Vec<FaultRule>,
@@ -70,6 +74,7 @@ impl Default for ProviderConfig {
             port: default_port(),
             issuers: default_issuers(),
             admin: AdminConfig::default(),
+            tls: TlsConfig::default(),
             faults: Vec::new(),
             source_file: None,
         }

@@ -49,6 +49,7 @@ pub mod secret;
 pub mod server;
 pub mod signing_fault;
 pub mod signing_key;
+pub mod tls;
 pub mod token_endpoint;
 pub mod token_family;
 pub mod token_override;

@@ -33,6 +33,19 @@ enum Command {
         /// Port; 0 picks a free one [default: the file's `port`, else 9400].
         #[arg(long)]
         port: Option<u16>,
+        /// Serve HTTPS with a generated CA and a certificate for
+        /// localhost, 127.0.0.1 and ::1.
+        #[arg(long)]
+        tls: bool,
+        /// Write the generated CA certificate (PEM) here (implies --tls).
+        #[arg(long, value_name = "PATH")]
+        ca_out: Option<PathBuf>,
+        /// Serve this PEM certificate chain instead (with --tls-key).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Check a configuration file and exit (0 when it is usable).
     CheckConfig {
@@ -53,8 +66,24 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => {
             runtime().map_or(ExitCode::FAILURE, |r| r.block_on(check_config(config)))
         }
-        Command::Serve { config, bind, port } => {
-            runtime().map_or(ExitCode::FAILURE, |r| r.block_on(serve(config, bind, port)))
+        Command::Serve {
+            config,
+            bind,
+            port,
+            tls,
+            ca_out,
+            tls_cert,
+            tls_key,
+        } => {
+            let overrides = TlsFlags {
+                enabled: tls || ca_out.is_some() || tls_cert.is_some(),
+                ca_out,
+                cert: tls_cert,
+                key: tls_key,
+            };
+            runtime().map_or(ExitCode::FAILURE, |r| {
+                r.block_on(serve(config, bind, port, overrides))
+            })
         }
     }
 }
@@ -101,8 +130,21 @@ async fn check_config(path: PathBuf) -> ExitCode {
     }
 }
 
-async fn serve(config: Option<PathBuf>, bind: Option<IpAddr>, port: Option<u16>) -> ExitCode {
-    let config = match config {
+/// The TLS command-line flags; they override the file's `[tls]`.
+struct TlsFlags {
+    enabled: bool,
+    ca_out: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+async fn serve(
+    config: Option<PathBuf>,
+    bind: Option<IpAddr>,
+    port: Option<u16>,
+    flags: TlsFlags,
+) -> ExitCode {
+    let mut config = match config {
         Some(path) => match ProviderConfig::from_file(&path) {
             Ok(c) => c,
             Err(e) => {
@@ -112,6 +154,18 @@ async fn serve(config: Option<PathBuf>, bind: Option<IpAddr>, port: Option<u16>)
         },
         None => ProviderConfig::default(),
     };
+    if flags.enabled {
+        config.tls.enabled = true;
+        // Paths from the command line are relative to where it was typed.
+        let cwd = std::env::current_dir().unwrap_or_default();
+        if let Some(p) = flags.ca_out {
+            config.tls.ca_out = Some(cwd.join(p));
+        }
+        if let (Some(c), Some(k)) = (flags.cert, flags.key) {
+            config.tls.cert_file = Some(cwd.join(c));
+            config.tls.key_file = Some(cwd.join(k));
+        }
+    }
     let addr = SocketAddr::new(bind.unwrap_or(config.bind), port.unwrap_or(config.port));
     let provider = match MockProvider::builder()
         .config(config)

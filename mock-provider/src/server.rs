@@ -27,6 +27,7 @@ use crate::refresh_barrier::RefreshBarriers;
 use crate::registration_endpoint::register_handler;
 use crate::revocation_endpoint::revoke_handler;
 use crate::secret::Secret;
+use crate::tls::{TlsError, TlsIdentity};
 use crate::token_endpoint::token_handler;
 use crate::upstream_api::upstream_handler;
 
@@ -185,6 +186,7 @@ pub enum StartError {
 #[derive(Debug)]
 pub struct MockProvider {
     addr: SocketAddr,
+    ca_pem: Option<String>,
     state: Arc<ProviderState>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -256,6 +258,13 @@ impl MockProviderBuilder {
         self
     }
 
+    /// Serves HTTPS with a generated CA and leaf certificate (see
+    /// [`MockProvider::ca_pem`]).
+    pub fn tls(mut self) -> Self {
+        self.config.tls.enabled = true;
+        self
+    }
+
     /// The address to listen on (default `127.0.0.1:0`, a free port).
     pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
@@ -308,7 +317,30 @@ impl MockProviderBuilder {
         } else {
             addr.ip()
         };
-        let base_url = format!("http://{}", SocketAddr::new(url_host, addr.port()));
+        // TLS material is made (or read) before the URL is known, so a bad
+        // certificate never leaves a half-started server.
+        let tls = if config.tls.enabled {
+            let tls_config = config.tls.clone();
+            let base = config.base_dir().map(ToOwned::to_owned);
+            let identity = tokio::task::spawn_blocking(move || {
+                TlsIdentity::from_config(&tls_config, base.as_deref())
+            })
+            .await
+            .map_err(|e| TlsError::Invalid(e.to_string()))
+            .and_then(|r| r)
+            .map_err(|e| ConfigError::Invalid {
+                origin: config.source_file.clone(),
+                problems: vec![ConfigProblem {
+                    field: "tls".into(),
+                    reason: e.to_string(),
+                }],
+            })?;
+            Some(identity)
+        } else {
+            None
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{}", SocketAddr::new(url_host, addr.port()));
 
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -359,18 +391,50 @@ impl MockProviderBuilder {
         if config.admin.enabled {
             app = app.merge(crate::admin_api::routes(state.clone()).with_state(state.clone()));
         }
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-        });
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let ca_pem = tls.as_ref().and_then(|t| t.ca_pem().map(str::to_owned));
+        let task = match &tls {
+            None => tokio::spawn(async move {
+                let _ = axum::serve(listener, service)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await;
+            }),
+            Some(identity) => {
+                let rustls = identity.server_config().map_err(|e| ConfigError::Invalid {
+                    origin: config.source_file.clone(),
+                    problems: vec![ConfigProblem {
+                        field: "tls".into(),
+                        reason: e.to_string(),
+                    }],
+                })?;
+                let std_listener = listener.into_std().map_err(|source| StartError::Bind {
+                    addr: self.addr,
+                    source,
+                })?;
+                let server = axum_server::from_tcp_rustls(
+                    std_listener,
+                    axum_server::tls_rustls::RustlsConfig::from_config(rustls),
+                )
+                .map_err(|source| StartError::Bind {
+                    addr: self.addr,
+                    source,
+                })?;
+                let handle = axum_server::Handle::new();
+                let stopper = handle.clone();
+                tokio::spawn(async move {
+                    let _ = rx.await;
+                    stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+                });
+                tokio::spawn(async move {
+                    let _ = server.handle(handle).serve(service).await;
+                })
+            }
+        };
         Ok(MockProvider {
             addr,
+            ca_pem,
             state,
             shutdown: Some(tx),
             task: Some(task),
@@ -395,7 +459,13 @@ impl MockProvider {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// The PEM of the CA that issued the provider's certificate, when it
+    /// serves HTTPS with a generated one: what its clients must trust.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// `http://127.0.0.1:PORT` (`https://` with TLS)
     pub fn base_url(&self) -> &str {
         &self.state.base_url
     }
