@@ -33,7 +33,7 @@ use crate::scope::ScopeSet;
 use crate::secret::{Secret, TokenHash};
 use crate::server::ProviderState;
 use crate::signing_fault::SigningFault;
-use crate::signing_key::SigningKey;
+use crate::signing_key::{SigningAlgorithm, SigningKey};
 use crate::token_family::Grant;
 use crate::token_override::TokenOverride;
 
@@ -183,6 +183,9 @@ pub struct RotateKeys {
     /// Keep the old key in the JWKS this long; absent: drop it at once.
     #[serde(default)]
     pub grace_secs: Option<u64>,
+    /// The new key's algorithm (default: the current one).
+    #[serde(default)]
+    pub algorithm: Option<SigningAlgorithm>,
 }
 
 /// An issuer's keys.
@@ -543,7 +546,7 @@ async fn rotate(
 ) -> AdminResult<Json<KeysInfo>> {
     let issuer = issuer_of(&state, &name)?;
     let req: RotateKeys = parse(&body)?;
-    let alg = issuer.keys().alg();
+    let alg = req.algorithm.unwrap_or_else(|| issuer.keys().alg());
     // RSA generation takes tens of milliseconds: off the async threads.
     let next = tokio::task::spawn_blocking(move || SigningKey::generate(alg))
         .await

@@ -218,16 +218,32 @@ impl AdminClient {
             .await
     }
 
-    /// Rotates an issuer's signing key.
+    /// Rotates an issuer's signing key, keeping the algorithm.
     pub async fn rotate_keys(
         &self,
         issuer: &str,
         grace_secs: Option<u64>,
     ) -> Result<KeysInfo, AdminError> {
+        self.rotate_keys_to(
+            issuer,
+            &RotateKeys {
+                grace_secs,
+                algorithm: None,
+            },
+        )
+        .await
+    }
+
+    /// Rotates an issuer's signing key as `request` says (e.g. to ES256).
+    pub async fn rotate_keys_to(
+        &self,
+        issuer: &str,
+        request: &RotateKeys,
+    ) -> Result<KeysInfo, AdminError> {
         self.call(
             Method::POST,
             &format!("issuers/{issuer}/keys/rotate"),
-            Some(&RotateKeys { grace_secs }),
+            Some(request),
         )
         .await
     }

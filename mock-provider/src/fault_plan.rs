@@ -161,9 +161,9 @@ impl FaultAction {
             } if !(400..=599).contains(s) => {
                 Err(format!("status {s} is not an error status (400-599)"))
             }
-            Self::HttpStatus { status, .. } if !(500..=599).contains(status) => Err(format!(
-                "http_status must be 500-599, got {status} (use oauth_error or too_many_requests for 4xx)"
-            )),
+            Self::HttpStatus { status, .. } if !(400..=599).contains(status) => {
+                Err(format!("http_status must be 400-599, got {status}"))
+            }
             Self::Latency {
                 millis,
                 jitter_millis,
@@ -379,6 +379,25 @@ impl FaultRule {
                 .is_some_and(|g| g != GrantType::RefreshToken)
         {
             return Err("refresh_barrier only holds refresh_token requests".into());
+        }
+        if let FaultAction::HttpStatus { status, .. } = self.action
+            && status < 500
+            && self.endpoint != Endpoint::Upstream
+        {
+            return Err(format!(
+                "http_status {status} is for the upstream endpoint; OAuth endpoints answer 4xx with oauth_error or too_many_requests"
+            ));
+        }
+        if self.endpoint == Endpoint::Authorize
+            && matches!(
+                self.action,
+                FaultAction::MalformedJson | FaultAction::EmptyBody | FaultAction::WrongContentType
+            )
+        {
+            return Err(format!(
+                "{} does not apply to authorize, which answers with redirects",
+                self.action.name()
+            ));
         }
         if self.grant_type.is_some() && self.endpoint != Endpoint::Token {
             return Err("grant_type only narrows rules at the token endpoint".into());

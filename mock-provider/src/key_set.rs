@@ -89,8 +89,13 @@ impl KeySet {
         }];
         let mut retired = self.retired.clone();
         for p in &self.published {
+            // Clocks tick in whole seconds here: one more second makes sure
+            // a grace period is never shorter than asked.
             let until = if Arc::ptr_eq(&p.key, &self.active) {
-                Some(now.saturating_add(grace_secs.unwrap_or(0)))
+                Some(match grace_secs {
+                    Some(g) => now.saturating_add(g).saturating_add(1),
+                    None => now,
+                })
             } else {
                 p.until
             };
@@ -145,9 +150,9 @@ mod tests {
         let next = set.rotated(es(), Some(60), 1000);
         assert_ne!(next.active().kid(), old);
         assert_eq!(next.published_kids(1000).len(), 2);
-        assert!(next.find(&old, 1059).is_some());
-        assert!(next.find(&old, 1060).is_none());
-        assert_eq!(next.retired(1060).unwrap().kid(), old);
+        assert!(next.find(&old, 1060).is_some(), "the whole grace period");
+        assert!(next.find(&old, 1061).is_none());
+        assert_eq!(next.retired(1061).unwrap().kid(), old);
     }
 
     #[test]

@@ -296,9 +296,8 @@ impl TokenFamilies {
         if family.grant.client_id != client_id {
             return Err(RedeemError::ClientMismatch);
         }
-        if family.revoked.is_some() || record.state == RefreshState::Revoked {
-            return Err(RedeemError::FamilyRevoked(family_id));
-        }
+        // A consumed token is reuse whatever became of its family since:
+        // every such presentation is counted as one.
         let within_grace = match (record.state, family.policy) {
             (RefreshState::Consumed { at }, RefreshPolicy::Grace { seconds })
                 if now <= at.saturating_add(seconds) =>
@@ -308,6 +307,9 @@ impl TokenFamilies {
             (RefreshState::Consumed { .. }, _) => return Err(RedeemError::Reused(family_id)),
             _ => false,
         };
+        if family.revoked.is_some() || record.state == RefreshState::Revoked {
+            return Err(RedeemError::FamilyRevoked(family_id));
+        }
         if now >= record.expires_at {
             return Err(RedeemError::Expired);
         }
