@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::access_token::AccessTokenClaims;
-use crate::client_registry::{GrantType, RegisteredClient};
+use crate::client_registry::{ClientOrigin, GrantType, RegisteredClient};
 use crate::config::ClientConfig;
 use crate::fault_plan::{AppliedFaults, FaultRule};
 use crate::issuer::{Issuer, now};
@@ -275,7 +275,15 @@ type AdminResult<T> = Result<T, AdminRefusal>;
 
 fn parse<T: DeserializeOwned>(body: &Bytes) -> AdminResult<T> {
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
-    serde_json::from_slice(body).map_err(|e| bad(format!("invalid request body: {e}")))
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            bad(format!("invalid request body: {}", e.inner()))
+        } else {
+            bad(format!("invalid request body: {path}: {}", e.inner()))
+        }
+    })
 }
 
 fn issuer_of(state: &ProviderState, name: &str) -> AdminResult<Arc<Issuer>> {
@@ -322,11 +330,14 @@ pub fn routes(state: Arc<ProviderState>) -> Router<Arc<ProviderState>> {
 async fn guard(State(state): State<Arc<ProviderState>>, request: Request, next: Next) -> Response {
     match state.admin_secret() {
         Some(secret) => {
+            // RFC 9110 11.1: the scheme is case-insensitive.
             let presented = request
                 .headers()
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim());
             if !presented.is_some_and(|p| secret.matches(p)) {
                 return AdminRefusal(
                     StatusCode::UNAUTHORIZED,
@@ -410,7 +421,9 @@ async fn create_client(
             format!("client `{}` already exists", config.client_id),
         ));
     }
-    let client = issuer.register_client(config.to_registered());
+    let mut registered = config.to_registered();
+    registered.origin = ClientOrigin::Admin;
+    let client = issuer.register_client(registered);
     Ok((StatusCode::CREATED, Json(ClientInfo::from(client.as_ref()))))
 }
 

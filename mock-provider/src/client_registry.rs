@@ -122,6 +122,8 @@ pub enum ClientOrigin {
     DynamicRegistration,
     /// A fetched client ID metadata document.
     MetadataDocument,
+    /// The admin API.
+    Admin,
 }
 
 /// A client the issuer knows.

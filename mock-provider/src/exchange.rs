@@ -156,6 +156,15 @@ pub fn error_response(fault: &ResponseFault, endpoint: Endpoint) -> Response {
             if let Some(s) = status.and_then(|s| StatusCode::from_u16(s).ok()) {
                 e = e.with_status(s);
             }
+            // RFC 9110 15.5.2: a 401 carries a challenge; RFC 6749 5.2 names
+            // Basic for client authentication, RFC 6750 3 Bearer for APIs.
+            if e.status() == 401 {
+                e = e.with_www_authenticate(if endpoint == Endpoint::Upstream {
+                    format!("Bearer error=\"{}\"", error.as_str())
+                } else {
+                    "Basic realm=\"mock-provider\"".to_owned()
+                });
+            }
             e.into_response()
         }
         ResponseFault::Status {

@@ -258,6 +258,28 @@ struct RuleMatcher {
     seed: u64,
 }
 
+/// Serde cannot say which field of an internally tagged enum had the
+/// wrong type; its message quotes the value, so the field is found by it.
+fn name_the_field(fields: &Map<String, Value>, message: &str) -> String {
+    let quoted = |v: &Value| match v {
+        Value::String(s) => Some(format!("string \"{s}\"")),
+        Value::Bool(b) => Some(format!("boolean `{b}`")),
+        Value::Number(n) if n.is_f64() => Some(format!("floating point `{n}`")),
+        Value::Number(n) => Some(format!("integer `{n}`")),
+        Value::Array(_) => Some("sequence".to_owned()),
+        Value::Object(_) => Some("map".to_owned()),
+        Value::Null => None,
+    };
+    let culprit = fields
+        .iter()
+        .filter(|(k, _)| k.as_str() != "kind")
+        .find(|(_, v)| quoted(v).is_some_and(|q| message.contains(&format!("invalid type: {q}"))));
+    match culprit {
+        Some((k, _)) => format!("{k}: {message}"),
+        None => message.to_owned(),
+    }
+}
+
 const MATCHER_FIELDS: &[&str] = &[
     "id",
     "endpoint",
@@ -283,10 +305,18 @@ impl<'de> Deserialize<'de> for FaultRule {
                 "missing field `kind` (oauth_error, http_status, too_many_requests, malformed_json, empty_body, wrong_content_type, latency, refresh_barrier, token_override, signing)",
             ));
         }
+        let with_path = |e: serde_path_to_error::Error<serde_json::Error>| {
+            let path = e.path().to_string();
+            if path == "." {
+                D::Error::custom(e.into_inner())
+            } else {
+                D::Error::custom(format!("{path}: {}", e.into_inner()))
+            }
+        };
         let m: RuleMatcher =
-            serde_json::from_value(Value::Object(matcher)).map_err(D::Error::custom)?;
-        let parsed: FaultAction =
-            serde_json::from_value(Value::Object(action.clone())).map_err(D::Error::custom)?;
+            serde_path_to_error::deserialize(Value::Object(matcher)).map_err(with_path)?;
+        let parsed: FaultAction = serde_json::from_value(Value::Object(action.clone()))
+            .map_err(|e| D::Error::custom(name_the_field(&action, &e.to_string())))?;
         // Internally tagged enums let unknown keys through; every field of
         // an action serializes, so anything the round trip lacks is unknown.
         if let Ok(Value::Object(known)) = serde_json::to_value(&parsed)

@@ -82,7 +82,8 @@ fn bearer_token(headers: &HeaderMap) -> Option<Result<String, &'static str>> {
         return Some(Err("the Authorization header is not `Bearer <token>`"));
     };
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Some(Err("the Authorization scheme is not Bearer"));
+        // RFC 6750 3.1: another scheme counts as no authentication at all.
+        return None;
     }
     let token = token.trim();
     if token.is_empty() || token.contains(' ') {
