@@ -1,0 +1,249 @@
+//! Checking a response against a step's expectations: status, the
+//! `WWW-Authenticate` challenge, the JSON-RPC outcome, JSON fields, and the
+//! session-id rules. Messages say what was expected and what came.
+
+use serde_json::Value;
+
+use crate::mcp_client::Answer;
+use crate::scenario::{Expect, JsonRpcOutcome};
+use crate::template::Vars;
+use crate::www_authenticate;
+
+fn render(vars: &Vars, t: &str) -> Result<String, String> {
+    vars.render(t).map_err(|e| format!("scenario error: {e}"))
+}
+
+/// Checks `answer` against `expect`.
+pub async fn check(
+    expect: &Expect,
+    answer: &Answer,
+    vars: &Vars,
+    http: &reqwest::Client,
+) -> Result<(), String> {
+    let status = answer.status();
+    if let Some(spec) = &expect.status
+        && !spec.accepts(status)
+    {
+        return Err(match &answer.raw.error {
+            Some(e) if answer.raw.status.is_none() => {
+                format!("expected status {spec}, got no answer: {e}")
+            }
+            _ => format!("expected status {spec}, got {status}"),
+        });
+    }
+    if let Some(c) = &expect.challenge {
+        let values: Vec<&str> = answer
+            .raw
+            .response_headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if values.is_empty() {
+            return Err(format!(
+                "expected a WWW-Authenticate challenge with the {status}, got none"
+            ));
+        }
+        let challenges = www_authenticate::parse(&values);
+        let scheme = c.scheme.as_deref().unwrap_or("Bearer");
+        let Some(ch) = challenges
+            .iter()
+            .find(|x| x.scheme.eq_ignore_ascii_case(scheme))
+        else {
+            return Err(format!(
+                "expected a {scheme} challenge, got `{}`",
+                values.join(", ")
+            ));
+        };
+        if let Some(error) = &c.error
+            && ch.param("error") != Some(error.as_str())
+        {
+            return Err(format!(
+                "expected error=\"{error}\" in the challenge, got {}",
+                ch.param("error")
+                    .map(|e| format!("error=\"{e}\""))
+                    .unwrap_or_else(|| "no error parameter".to_owned())
+            ));
+        }
+        for p in &c.params {
+            if ch.param(p).is_none() {
+                return Err(format!(
+                    "the challenge `{}` lacks the `{p}` parameter",
+                    values.join(", ")
+                ));
+            }
+        }
+        if let Some(wanted) = &c.scope_includes {
+            let wanted = render(vars, wanted)?;
+            let got: Vec<&str> = ch.param("scope").unwrap_or("").split(' ').collect();
+            let missing: Vec<&str> = wanted.split(' ').filter(|w| !got.contains(w)).collect();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "the challenge's scope should include `{}`, got {}",
+                    missing.join(" "),
+                    ch.param("scope")
+                        .map(|s| format!("`{s}`"))
+                        .unwrap_or_else(|| "no scope parameter".to_owned())
+                ));
+            }
+        }
+        if c.resource_metadata_resolves {
+            let Some(url) = ch.param("resource_metadata") else {
+                return Err(format!(
+                    "the challenge `{}` has no resource_metadata parameter",
+                    values.join(", ")
+                ));
+            };
+            let resource = render(vars, "{resource}")?;
+            let doc: Option<Value> = match http.get(url).send().await {
+                Ok(r) if r.status().is_success() => r.json().await.ok(),
+                _ => None,
+            };
+            match doc
+                .as_ref()
+                .and_then(|d| d.get("resource"))
+                .and_then(Value::as_str)
+            {
+                Some(r) if r == resource => {}
+                Some(r) => {
+                    return Err(format!(
+                        "resource_metadata {url} describes `{r}`, not this server's `{resource}`"
+                    ));
+                }
+                None => {
+                    return Err(format!(
+                        "resource_metadata {url} does not serve a protected resource metadata document"
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(outcome) = expect.jsonrpc {
+        let Some(rpc) = &answer.jsonrpc else {
+            return Err("expected a JSON-RPC answer, got none".to_owned());
+        };
+        let is_error = rpc.get("error").is_some()
+            || rpc
+                .pointer("/result/isError")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+        match (outcome, is_error) {
+            (JsonRpcOutcome::Result, true) => {
+                return Err(format!(
+                    "expected a JSON-RPC result, got an error: {}",
+                    rpc.get("error").unwrap_or(rpc)
+                ));
+            }
+            (JsonRpcOutcome::Error, false) => {
+                return Err("expected a JSON-RPC error, got a result".to_owned());
+            }
+            _ => {}
+        }
+    }
+    if !expect.json.is_empty() || !expect.json_contains.is_empty() {
+        let doc: Value = serde_json::from_str(&answer.raw.body)
+            .map_err(|_| format!("expected a JSON body, got `{}`", cut(&answer.raw.body)))?;
+        for (pointer, wanted) in &expect.json {
+            let wanted = render(vars, wanted)?;
+            let got = doc.pointer(pointer);
+            let got_text = got.map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string())
+            });
+            if got_text.as_deref() != Some(wanted.as_str()) {
+                return Err(format!(
+                    "expected {pointer} = `{wanted}`, got {}",
+                    got_text
+                        .map(|g| format!("`{g}`"))
+                        .unwrap_or_else(|| "nothing".to_owned())
+                ));
+            }
+        }
+        for (pointer, wanted) in &expect.json_contains {
+            let wanted = render(vars, wanted)?;
+            let has = doc
+                .pointer(pointer)
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(wanted.as_str())));
+            if !has {
+                return Err(format!(
+                    "expected {pointer} to contain `{wanted}`, got {}",
+                    doc.pointer(pointer)
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "nothing".to_owned())
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cut(s: &str) -> String {
+    s.chars().take(120).collect()
+}
+
+/// MCP Streamable HTTP, session management: ids must be globally unique
+/// and cryptographically secure, of visible ASCII (0x21-0x7E).
+pub fn judge_session_ids(ids: &[String], min_length: usize) -> Result<(), String> {
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    if sorted.len() != ids.len() {
+        return Err(format!("session ids repeat: {ids:?}"));
+    }
+    if let Some(short) = ids.iter().find(|i| i.len() < min_length) {
+        return Err(format!(
+            "session id `{short}` is {} characters; at least {min_length} expected of a secure random id",
+            short.len()
+        ));
+    }
+    if let Some(bad) = ids
+        .iter()
+        .find(|i| !i.bytes().all(|b| (0x21..=0x7e).contains(&b)))
+    {
+        return Err(format!(
+            "session id `{bad}` has characters outside visible ASCII"
+        ));
+    }
+    // Predictable: the same text around a number that counts up.
+    let numbers: Vec<Option<u128>> = ids
+        .iter()
+        .map(|i| {
+            let digits: String = i.chars().rev().take_while(char::is_ascii_digit).collect();
+            let prefix = &i[..i.len() - digits.len()];
+            (!digits.is_empty() && ids.iter().all(|o| o.starts_with(prefix)))
+                .then(|| digits.chars().rev().collect::<String>().parse().ok())
+                .flatten()
+        })
+        .collect();
+    if numbers.iter().all(Option::is_some) {
+        let n: Vec<u128> = numbers.into_iter().flatten().collect();
+        if n.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] < 1000) {
+            return Err(format!("session ids count up and can be guessed: {ids:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_rules() {
+        let random = [
+            "3f1c2a9e-7b4d-4c8e-9a1f-0d6e5b4c3a01".to_owned(),
+            "b07d91c2-55aa-4e1f-8c3b-7e2f9d1a6c57".to_owned(),
+        ];
+        assert!(judge_session_ids(&random, 16).is_ok());
+        let seq: Vec<String> = (1..=5).map(|i| format!("session-{i}")).collect();
+        assert!(judge_session_ids(&seq, 4).unwrap_err().contains("count up"));
+        assert!(
+            judge_session_ids(&seq, 16)
+                .unwrap_err()
+                .contains("characters")
+        );
+        assert!(judge_session_ids(&["a".repeat(20), "a".repeat(20)], 16).is_err());
+    }
+}

@@ -1,0 +1,230 @@
+//! `mcp-auth-conformance`: `run` drives an MCP server through the
+//! scenarios and reports; `list` prints the catalogue. Exit codes: 0 every
+//! MUST passed, 1 one failed, 2 usage or configuration error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use conformance::catalogue::{self, ListFormat};
+use conformance::provider_link::ProviderLink;
+use conformance::run_context::RunContext;
+use conformance::runner::{self, RunOptions};
+use conformance::{
+    SpecVersion, TargetProfile, expected_failures, junit, scenario, terminal_report,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "mcp-auth-conformance",
+    version,
+    about = "Drives an MCP server through OAuth resource-server conformance scenarios"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the scenarios against the server a profile describes.
+    Run {
+        /// The target profile (TOML).
+        #[arg(long, value_name = "FILE")]
+        profile: PathBuf,
+        /// A standalone mock-provider to use (default: one embedded on
+        /// 127.0.0.1); it needs issuers `trusted`, `other` and `upstream`.
+        #[arg(long, value_name = "URL")]
+        provider: Option<String>,
+        /// The standalone provider's admin secret.
+        #[arg(
+            long,
+            value_name = "SECRET",
+            env = "MOCK_PROVIDER_ADMIN_SECRET",
+            requires = "provider"
+        )]
+        provider_admin_secret: Option<String>,
+        /// More scenario directories (besides the built-in ones).
+        #[arg(long = "scenarios", value_name = "DIR")]
+        scenarios: Vec<PathBuf>,
+        /// Only scenarios whose id matches (glob with * and ?; repeatable).
+        #[arg(long, value_name = "GLOB")]
+        only: Vec<String>,
+        /// The MCP spec version to hold the server to.
+        #[arg(long, value_name = "VERSION", default_value = "2025-11-25", value_parser = parse_version)]
+        spec_version: SpecVersion,
+        /// Write a JUnit XML report here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Write a JSON report here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Scenario ids expected to fail (one per line, # comments).
+        #[arg(long, value_name = "FILE")]
+        expected_failures: Option<PathBuf>,
+        /// Timeout of every request to the server, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 10)]
+        request_timeout: u64,
+    },
+    /// Print the scenario catalogue.
+    List {
+        /// More scenario directories.
+        #[arg(long = "scenarios", value_name = "DIR")]
+        scenarios: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+    },
+}
+
+fn parse_version(s: &str) -> Result<SpecVersion, String> {
+    s.parse()
+}
+
+fn usage_error(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::List { scenarios, format } => match scenario::load(&scenarios) {
+            Ok(list) => {
+                print!("{}", catalogue::render(&list, format));
+                ExitCode::SUCCESS
+            }
+            Err(e) => usage_error(e),
+        },
+        Command::Run {
+            profile,
+            provider,
+            provider_admin_secret,
+            scenarios,
+            only,
+            spec_version,
+            junit,
+            json,
+            expected_failures,
+            request_timeout,
+        } => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => return usage_error(format!("cannot start the async runtime: {e}")),
+            };
+            runtime.block_on(async move {
+                let args = RunArgs {
+                    profile,
+                    provider,
+                    provider_admin_secret,
+                    scenarios,
+                    only,
+                    spec_version,
+                    junit,
+                    json,
+                    expected_failures,
+                    request_timeout: Duration::from_secs(request_timeout.max(1)),
+                };
+                tokio::select! {
+                    code = run(args) => code,
+                    _ = tokio::signal::ctrl_c() => {
+                        eprintln!("interrupted: the server under test is being stopped");
+                        ExitCode::from(130)
+                    }
+                }
+            })
+        }
+    }
+}
+
+struct RunArgs {
+    profile: PathBuf,
+    provider: Option<String>,
+    provider_admin_secret: Option<String>,
+    scenarios: Vec<PathBuf>,
+    only: Vec<String>,
+    spec_version: SpecVersion,
+    junit: Option<PathBuf>,
+    json: Option<PathBuf>,
+    expected_failures: Option<PathBuf>,
+    request_timeout: Duration,
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let profile = match TargetProfile::from_file(&args.profile) {
+        Ok(p) => p,
+        Err(e) => return usage_error(e),
+    };
+    let scenarios = match scenario::load(&args.scenarios) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    let baseline = match &args.expected_failures {
+        Some(path) => match expected_failures::load(path) {
+            Ok(b) => b,
+            Err(e) => return usage_error(e),
+        },
+        None => Default::default(),
+    };
+    let options = RunOptions {
+        only: args.only.clone(),
+        expected_failures: baseline,
+    };
+    if runner::plan(&scenarios, &options).is_empty() {
+        return usage_error(format!(
+            "no scenario matches --only {}",
+            args.only.join(", ")
+        ));
+    }
+    let mut scopes: Vec<String> = vec![profile.auth.scope.clone()];
+    if let Some(p) = &profile.permission {
+        scopes.push(p.scope.clone());
+    }
+    let scopes: Vec<String> = scopes
+        .iter()
+        .flat_map(|s| s.split(' ').map(str::to_owned))
+        .collect();
+    let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+    let provider = match &args.provider {
+        Some(url) => ProviderLink::remote(url, args.provider_admin_secret.clone()).await,
+        None => ProviderLink::embedded(&scope_refs).await,
+    };
+    let provider = match provider {
+        Ok(p) => p,
+        Err(e) => return usage_error(e),
+    };
+    let mut ctx =
+        match RunContext::prepare(profile, args.spec_version, provider, args.request_timeout).await
+        {
+            Ok(c) => c,
+            Err(e) => return usage_error(format!("cannot start the run: {e}")),
+        };
+    eprintln!(
+        "mcp-auth-conformance {}: {} against spec {}",
+        env!("CARGO_PKG_VERSION"),
+        ctx.url,
+        args.spec_version
+    );
+    let report = runner::run(&mut ctx, &scenarios, &options, |done, total, r| {
+        println!("{}", terminal_report::progress_line(done, total, r));
+    })
+    .await;
+    ctx.shutdown().await;
+    print!("{}", terminal_report::render(&report));
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, text + "\n") {
+            return usage_error(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    if let Some(path) = &args.junit
+        && let Err(e) = std::fs::write(path, junit::render(&report))
+    {
+        return usage_error(format!("cannot write {}: {e}", path.display()));
+    }
+    ExitCode::from(report.exit_code() as u8)
+}

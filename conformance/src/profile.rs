@@ -1,0 +1,252 @@
+//! Target profiles: the TOML file that tells the suite where the MCP server
+//! under test is, how to start it, and which calls exercise its scopes and
+//! its upstream API. These field names are public.
+//!
+//! ```toml
+//! [server]
+//! url = "http://127.0.0.1:{port}/mcp"
+//! command = ["node", "server.mjs"]
+//! ready_timeout_secs = 20
+//! [auth]
+//! scope = "mcp:tools"
+//! [permission]
+//! tool = "admin_reset"
+//! scope = "mcp:admin"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A whole profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetProfile {
+    /// The server under test.
+    pub server: ServerSection,
+    /// What ordinary requests need.
+    #[serde(default)]
+    pub auth: AuthSection,
+    /// A call that needs more scope than ordinary ones.
+    #[serde(default)]
+    pub permission: Option<PermissionSection>,
+    /// The call that makes the server use its upstream API.
+    #[serde(default)]
+    pub upstream: Option<UpstreamSection>,
+    /// The file it was read from.
+    #[serde(skip)]
+    pub source_file: Option<PathBuf>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// The MCP endpoint; `{port}` is a free port the suite picks.
+    pub url: String,
+    /// The canonical resource URI (default: `url`).
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// How to start the server; absent: it is already running.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Working directory of `command` (relative to the profile).
+    #[serde(default)]
+    pub cwd: Option<PathBuf>,
+    /// Extra environment for `command`.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// How long to wait for the server to answer (default 20 s).
+    #[serde(default = "default_ready_timeout")]
+    pub ready_timeout_secs: u64,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// The scope an ordinary request needs (default `mcp:tools`).
+    #[serde(default = "default_scope")]
+    pub scope: String,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        Self {
+            scope: default_scope(),
+        }
+    }
+}
+
+/// `[permission]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionSection {
+    /// A tool that needs more than `auth.scope`.
+    pub tool: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub arguments: serde_json::Map<String, serde_json::Value>,
+    /// The scope it needs.
+    pub scope: String,
+}
+
+/// `[upstream]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSection {
+    /// The tool that makes the server call its upstream API.
+    pub tool: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub arguments: serde_json::Map<String, serde_json::Value>,
+}
+
+fn default_ready_timeout() -> u64 {
+    20
+}
+
+fn default_scope() -> String {
+    "mcp:tools".to_owned()
+}
+
+/// A profile that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// Unreadable file.
+    #[error("cannot read profile {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not valid TOML or not the profile shape.
+    #[error("profile {path} is not valid:\n{message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value that cannot work.
+    #[error("profile {path}: {field}: {reason}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The field.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl TargetProfile {
+    /// Reads and checks a profile file.
+    pub fn from_file(path: &Path) -> Result<Self, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut profile = Self::from_toml_str(&text, &path.display().to_string())?;
+        profile.source_file = Some(path.to_owned());
+        Ok(profile)
+    }
+
+    /// Parses and checks profile text; `origin` names it in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ProfileError> {
+        let profile: Self = toml::from_str(text).map_err(|e| ProfileError::Parse {
+            path: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        profile.check(origin)?;
+        Ok(profile)
+    }
+
+    fn check(&self, origin: &str) -> Result<(), ProfileError> {
+        let invalid = |field: &str, reason: String| ProfileError::Invalid {
+            path: origin.to_owned(),
+            field: field.to_owned(),
+            reason,
+        };
+        let probe = self.server.url.replace("{port}", "1");
+        let url = url::Url::parse(&probe).map_err(|e| {
+            invalid(
+                "server.url",
+                format!("`{}` is not a URL: {e}", self.server.url),
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid("server.url", "must be http or https".into()));
+        }
+        if let Some(r) = &self.server.resource
+            && url::Url::parse(&r.replace("{port}", "1")).is_err()
+        {
+            return Err(invalid(
+                "server.resource",
+                format!("`{r}` is not an absolute URI"),
+            ));
+        }
+        if let Some(cmd) = &self.server.command
+            && cmd.is_empty()
+        {
+            return Err(invalid("server.command", "must name a program".into()));
+        }
+        if self.server.url.contains("{port}") && self.server.command.is_none() {
+            return Err(invalid(
+                "server.url",
+                "`{port}` needs `command`: the suite only picks a port for a server it starts"
+                    .into(),
+            ));
+        }
+        if self.server.ready_timeout_secs == 0 || self.server.ready_timeout_secs > 600 {
+            return Err(invalid("server.ready_timeout_secs", "must be 1-600".into()));
+        }
+        if self.auth.scope.trim().is_empty() {
+            return Err(invalid("auth.scope", "must not be empty".into()));
+        }
+        if let Some(p) = &self.permission
+            && p.scope.trim().is_empty()
+        {
+            return Err(invalid("permission.scope", "must not be empty".into()));
+        }
+        Ok(())
+    }
+
+    /// The directory relative paths are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.source_file
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_owned)
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_profile_gets_defaults() {
+        let p =
+            TargetProfile::from_toml_str("[server]\nurl = \"http://127.0.0.1:3000/mcp\"\n", "t")
+                .unwrap();
+        assert_eq!(p.auth.scope, "mcp:tools");
+        assert_eq!(p.server.ready_timeout_secs, 20);
+        assert!(p.permission.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = TargetProfile::from_toml_str("[server]\nurl = \"nope\"\n", "t").unwrap_err();
+        assert!(e.to_string().contains("server.url"), "{e}");
+        let e =
+            TargetProfile::from_toml_str("[server]\nurl = \"http://127.0.0.1:{port}/mcp\"\n", "t")
+                .unwrap_err();
+        assert!(e.to_string().contains("needs `command`"), "{e}");
+        let e = TargetProfile::from_toml_str("[server]\nurll = \"x\"\n", "t").unwrap_err();
+        assert!(e.to_string().contains("unknown field `urll`"), "{e}");
+    }
+}

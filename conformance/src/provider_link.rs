@@ -1,0 +1,137 @@
+//! The suite's authorization servers: the mock provider, run in-process on
+//! 127.0.0.1 (the default) or a standalone one driven through its admin API
+//! (`--provider URL`). Either way it has three issuers: `trusted` (the
+//! server's), `other` (valid, not trusted) and `upstream` (the server's
+//! upstream API's).
+
+use mock_provider::admin_api::IssuerInfo;
+use mock_provider::{
+    AdminClient, ClientConfig, GrantType, IssuerConfig, MockProvider, SigningAlgorithm,
+};
+
+use crate::scenario::IssuerRole;
+
+/// The confidential client the server may use for introspection.
+pub const INTROSPECTION_CLIENT: &str = "mcp-resource-server";
+
+/// The scopes every suite issuer supports.
+fn scopes(extra: &[&str]) -> Vec<String> {
+    let mut s: Vec<String> = ["mcp:tools", "mcp:admin", "offline_access"]
+        .map(String::from)
+        .to_vec();
+    for e in extra {
+        if !s.iter().any(|x| x == e) {
+            s.push((*e).to_owned());
+        }
+    }
+    s
+}
+
+/// Where the provider is and what it has.
+pub struct ProviderLink {
+    embedded: Option<MockProvider>,
+    admin: AdminClient,
+    issuers: Vec<IssuerInfo>,
+    introspection_secret: String,
+}
+
+/// The provider could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The embedded provider did not start.
+    #[error("the embedded mock provider did not start: {0}")]
+    Start(#[from] mock_provider::StartError),
+    /// The standalone provider did not answer as expected.
+    #[error("the provider at {url} cannot be used: {reason}")]
+    Remote {
+        /// Its URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ProviderLink {
+    /// Starts the embedded provider with the three issuers; `extra_scopes`
+    /// are the profile's scopes beyond the defaults.
+    pub async fn embedded(extra_scopes: &[&str]) -> Result<Self, ProviderError> {
+        let secret = mock_provider::secret::random_base64url(24);
+        let issuer = |name: &str| IssuerConfig::new(name).scopes_supported(scopes(extra_scopes));
+        let provider = MockProvider::builder()
+            .issuer(
+                issuer("trusted").client(
+                    ClientConfig::confidential(INTROSPECTION_CLIENT, secret.clone())
+                        .grant_types([GrantType::ClientCredentials]),
+                ),
+            )
+            .issuer(issuer("other"))
+            .issuer(issuer("upstream").signing_algorithm(SigningAlgorithm::Es256))
+            .start()
+            .await?;
+        let admin = provider.admin();
+        let issuers = admin.issuers().await.map_err(|e| ProviderError::Remote {
+            url: provider.base_url().to_owned(),
+            reason: e.to_string(),
+        })?;
+        // The builder keeps the `default` issuer; the suite does not use it.
+        Ok(Self {
+            embedded: Some(provider),
+            admin,
+            issuers,
+            introspection_secret: secret,
+        })
+    }
+
+    /// Uses a standalone provider; it must have issuers named `trusted`,
+    /// `other` and `upstream`.
+    pub async fn remote(url: &str, admin_secret: Option<String>) -> Result<Self, ProviderError> {
+        let mut admin = AdminClient::new(url);
+        if let Some(s) = admin_secret {
+            admin = admin.with_secret(mock_provider::Secret::new(s));
+        }
+        let issuers = admin.issuers().await.map_err(|e| ProviderError::Remote {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        for role in [IssuerRole::Trusted, IssuerRole::Other, IssuerRole::Upstream] {
+            if !issuers.iter().any(|i| i.name == role.name()) {
+                return Err(ProviderError::Remote {
+                    url: url.to_owned(),
+                    reason: format!(
+                        "it has no issuer named `{}` (the suite needs `trusted`, `other` and `upstream`)",
+                        role.name()
+                    ),
+                });
+            }
+        }
+        Ok(Self {
+            embedded: None,
+            admin,
+            issuers,
+            introspection_secret: String::new(),
+        })
+    }
+
+    /// The admin client.
+    pub fn admin(&self) -> &AdminClient {
+        &self.admin
+    }
+
+    /// An issuer by role.
+    pub fn issuer(&self, role: IssuerRole) -> &IssuerInfo {
+        self.issuers
+            .iter()
+            .find(|i| i.name == role.name())
+            .unwrap_or(&self.issuers[0])
+    }
+
+    /// The introspection client's secret (embedded provider only).
+    pub fn introspection_secret(&self) -> Option<&str> {
+        (!self.introspection_secret.is_empty()).then_some(self.introspection_secret.as_str())
+    }
+
+    /// Whether the provider runs in this process.
+    pub fn is_embedded(&self) -> bool {
+        self.embedded.is_some()
+    }
+}

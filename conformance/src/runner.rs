@@ -1,0 +1,226 @@
+//! The run: which scenarios apply, in which order (positive controls first,
+//! the leak scans last), isolation between them (provider reset, server
+//! restart when asked or after a crash), verdicts, expected failures.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use crate::report::{RunReport, ScenarioResult, Verdict};
+use crate::run_context::RunContext;
+use crate::scenario::{Requirement, Scenario};
+use crate::step_runner::run_scenario;
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Only scenarios whose id matches one of these globs (and the
+    /// controls they depend on); empty: all.
+    pub only: Vec<String>,
+    /// Ids the team expects to fail.
+    pub expected_failures: BTreeSet<String>,
+}
+
+/// Whether `id` matches a glob with `*` and `?`.
+///
+/// ```
+/// use conformance::runner::glob_match;
+/// assert!(glob_match("token.*", "token.expired"));
+/// assert!(!glob_match("token.*", "session.reuse"));
+/// assert!(glob_match("*.valid", "token.valid"));
+/// ```
+pub fn glob_match(pattern: &str, id: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let s: Vec<char> = id.chars().collect();
+    let (mut pi, mut si, mut star, mut mark) = (0, 0, None, 0);
+    while si < s.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == s[si]) {
+            pi += 1;
+            si += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = si;
+            pi += 1;
+        } else if let Some(st) = star {
+            pi = st + 1;
+            mark += 1;
+            si = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// The scenarios to run, in order.
+pub fn plan<'a>(scenarios: &'a [Scenario], options: &RunOptions) -> Vec<&'a Scenario> {
+    let by_id: BTreeMap<&str, &Scenario> = scenarios.iter().map(|s| (s.id.as_str(), s)).collect();
+    let mut chosen: BTreeSet<&str> = scenarios
+        .iter()
+        .filter(|s| options.only.is_empty() || options.only.iter().any(|g| glob_match(g, &s.id)))
+        .map(|s| s.id.as_str())
+        .collect();
+    // Controls a chosen scenario depends on come along.
+    let mut frontier: Vec<&str> = chosen.iter().copied().collect();
+    while let Some(id) = frontier.pop() {
+        for dep in by_id.get(id).map(|s| s.dependencies()).unwrap_or_default() {
+            if let Some((k, _)) = by_id.get_key_value(dep.as_str())
+                && chosen.insert(k)
+            {
+                frontier.push(k);
+            }
+        }
+    }
+    let mut out: Vec<&Scenario> = chosen
+        .iter()
+        .filter_map(|id| by_id.get(id).copied())
+        .collect();
+    out.sort_by_key(|s| {
+        let rank = if s.id == crate::scenario::VALID_TOKEN_CONTROL {
+            0
+        } else if s.control {
+            1
+        } else if s.family == "leak" {
+            3
+        } else {
+            2
+        };
+        (rank, s.id.clone())
+    });
+    out
+}
+
+fn skip_reason(ctx: &RunContext, s: &Scenario) -> Option<String> {
+    if !s.versions.contains(&ctx.version) {
+        return Some(format!(
+            "applies to spec versions {}",
+            s.versions
+                .iter()
+                .map(|v| v.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for r in &s.requires {
+        let missing = match r {
+            Requirement::Permission => ctx
+                .profile
+                .permission
+                .is_none()
+                .then_some("a [permission] section in the profile"),
+            Requirement::Upstream => ctx
+                .profile
+                .upstream
+                .is_none()
+                .then_some("an [upstream] section in the profile"),
+            Requirement::Sessions => {
+                (!ctx.version.has_sessions()).then_some("a spec version with sessions")
+            }
+            Requirement::ServerLogs => ctx
+                .server
+                .is_none()
+                .then_some("a server the suite starts (server.command), to read its output"),
+        };
+        if let Some(m) = missing {
+            return Some(format!("needs {m}"));
+        }
+    }
+    None
+}
+
+/// Runs the plan; `progress` sees each result as it comes.
+pub async fn run(
+    ctx: &mut RunContext,
+    scenarios: &[Scenario],
+    options: &RunOptions,
+    mut progress: impl FnMut(usize, usize, &ScenarioResult),
+) -> RunReport {
+    let started = Instant::now();
+    let planned = plan(scenarios, options);
+    let total = planned.len();
+    let mut verdicts: BTreeMap<String, Verdict> = BTreeMap::new();
+    let mut results = Vec::new();
+    for (i, s) in planned.iter().enumerate() {
+        let t0 = Instant::now();
+        let severity = s.severity_for(ctx.version);
+        let mut result = ScenarioResult {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            family: s.family.clone(),
+            severity,
+            verdict: Verdict::Pass,
+            message: None,
+            remedy: s.remedy.clone(),
+            spec: s.spec.clone(),
+            evidence: Vec::new(),
+            duration_ms: 0,
+        };
+        let failed_control = s.dependencies().into_iter().find(|d| {
+            matches!(
+                verdicts.get(d),
+                Some(Verdict::Fail | Verdict::ExpectedFailure | Verdict::NotMeaningful)
+            )
+        });
+        if let Some(reason) = skip_reason(ctx, s) {
+            result.verdict = Verdict::Skipped;
+            result.message = Some(reason);
+        } else if let Some(control) = failed_control {
+            result.verdict = Verdict::NotMeaningful;
+            result.message = Some(format!(
+                "the positive control {control} failed, so a refusal here would prove nothing"
+            ));
+        } else {
+            let mut note = None;
+            let _ = ctx.provider.admin().reset().await;
+            if let Some(server) = ctx.server.as_mut()
+                && (s.fresh_server || !server.is_running())
+                && let Err(e) = server.restart().await
+            {
+                note = Some(format!("the server could not be restarted: {e}"));
+            }
+            let outcome = match note {
+                Some(n) => Err((n, Vec::new())),
+                None => run_scenario(ctx, s)
+                    .await
+                    .map_err(|f| (format!("step {}: {}", f.step + 1, f.message), f.evidence)),
+            };
+            if let Err((message, evidence)) = outcome {
+                let crashed = ctx.server.as_mut().is_some_and(|srv| !srv.is_running());
+                result.verdict = if options.expected_failures.contains(&s.id) {
+                    Verdict::ExpectedFailure
+                } else {
+                    Verdict::Fail
+                };
+                result.message = Some(if crashed {
+                    format!("{message} (the server exited during this scenario)")
+                } else {
+                    message
+                });
+                result.evidence = evidence.iter().map(|e| e.redacted(&ctx.book)).collect();
+            }
+        }
+        result.duration_ms = t0.elapsed().as_millis() as u64;
+        verdicts.insert(s.id.clone(), result.verdict);
+        progress(i + 1, total, &result);
+        results.push(result);
+    }
+    let known: BTreeSet<&str> = scenarios.iter().map(|s| s.id.as_str()).collect();
+    let stale = options
+        .expected_failures
+        .iter()
+        .filter(|id| {
+            !known.contains(id.as_str()) || verdicts.get(*id).is_some_and(|v| *v == Verdict::Pass)
+        })
+        .cloned()
+        .collect();
+    RunReport {
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        spec_version: ctx.version,
+        target: ctx.url.clone(),
+        results,
+        stale_expected_failures: stale,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}

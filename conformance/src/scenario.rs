@@ -1,0 +1,711 @@
+//! Scenarios as data: one TOML file per scenario (id, title, family,
+//! spec references, severity, steps and expectations), loaded from the
+//! built-in `scenarios/` directory or from users' directories. A malformed
+//! file is refused with its path, line and field.
+//!
+//! ```toml
+//! id = "token.expired"
+//! title = "An expired access token is refused"
+//! family = "token"
+//! severity = "MUST"
+//!
+//! [[spec]]
+//! source = "RFC 6750"
+//! section = "3.1"
+//! rule = "invalid_token: the access token provided is expired, revoked, malformed, or invalid"
+//!
+//! [[step]]
+//! kind = "mint"
+//! name = "expired"
+//! ttl_secs = -300
+//!
+//! [[step]]
+//! kind = "mcp"
+//! call = "tools/list"
+//! token = "expired"
+//! expect = { status = 401, challenge = { scheme = "Bearer", error = "invalid_token" } }
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use mock_provider::signing_fault::SigningFault;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::spec_version::SpecVersion;
+
+/// MUST or SHOULD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Severity {
+    /// A failure fails the run.
+    #[serde(rename = "MUST")]
+    Must,
+    /// A failure is reported, the run still passes.
+    #[serde(rename = "SHOULD")]
+    Should,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Must => "MUST",
+            Self::Should => "SHOULD",
+        })
+    }
+}
+
+/// A rule a scenario enforces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecRef {
+    /// The document: `MCP 2025-11-25 Authorization`, `RFC 6750`...
+    pub source: String,
+    /// Section number or name.
+    pub section: String,
+    /// The rule's words.
+    pub rule: String,
+    /// A link to it.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// A profile section a scenario needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Requirement {
+    /// `[permission]`
+    Permission,
+    /// `[upstream]`
+    Upstream,
+    /// A spec version with sessions.
+    Sessions,
+    /// The suite starts the server (it reads its logs).
+    ServerLogs,
+}
+
+/// The issuers the suite's provider runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssuerRole {
+    /// The server's authorization server.
+    #[default]
+    Trusted,
+    /// Another, perfectly valid issuer the server does not trust.
+    Other,
+    /// The issuer of the server's upstream API.
+    Upstream,
+}
+
+impl IssuerRole {
+    /// The issuer's name at the provider.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Trusted => "trusted",
+            Self::Other => "other",
+            Self::Upstream => "upstream",
+        }
+    }
+}
+
+/// One value or a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// As a list.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            Self::One(s) => vec![s.clone()],
+            Self::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// `kind = "mint"`: an access token from the provider's admin API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MintStep {
+    /// The name later steps use (`token = "name"`, `{token.name}`).
+    pub name: String,
+    /// Which issuer signs it.
+    #[serde(default)]
+    pub issuer: IssuerRole,
+    /// `aud` (templates allowed; default `{resource}`).
+    #[serde(default)]
+    pub audience: Option<OneOrMany>,
+    /// Leave `aud` out.
+    #[serde(default)]
+    pub remove_aud: bool,
+    /// Replace `iss` (template).
+    #[serde(default)]
+    pub iss: Option<String>,
+    /// Scope (template; default `{auth_scope}`).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// `sub` (default `alice`).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Lifetime from now; negative is already expired.
+    #[serde(default)]
+    pub ttl_secs: Option<i64>,
+    /// `nbf` this many seconds from now.
+    #[serde(default)]
+    pub nbf_in_secs: Option<i64>,
+    /// Sign it wrongly.
+    #[serde(default)]
+    pub signing_fault: Option<SigningFault>,
+    /// Extra claims.
+    #[serde(default)]
+    pub claims: Map<String, Value>,
+}
+
+/// `kind = "rotate_keys"`: a new signing key at an issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeysStep {
+    /// Which issuer.
+    #[serde(default)]
+    pub issuer: IssuerRole,
+    /// Keep the old key published this long.
+    #[serde(default)]
+    pub grace_secs: Option<u64>,
+    /// `RS256` or `ES256` (default: unchanged).
+    #[serde(default)]
+    pub algorithm: Option<mock_provider::SigningAlgorithm>,
+}
+
+/// An MCP call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum McpCall {
+    /// `initialize` (then `notifications/initialized`).
+    #[serde(rename = "initialize")]
+    Initialize,
+    /// `tools/list`
+    #[serde(rename = "tools/list")]
+    ToolsList,
+    /// `tools/call` of `tool` with `arguments`.
+    #[serde(rename = "tools/call")]
+    ToolsCall,
+    /// `tools/call` of the profile's `[permission]` tool.
+    #[serde(rename = "permission")]
+    Permission,
+    /// `tools/call` of the profile's `[upstream]` tool.
+    #[serde(rename = "upstream")]
+    Upstream,
+    /// `ping`
+    #[serde(rename = "ping")]
+    Ping,
+}
+
+/// `kind = "mcp"`: a JSON-RPC request over Streamable HTTP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpStep {
+    /// The call.
+    pub call: McpCall,
+    /// For `tools/call`: the tool.
+    #[serde(default)]
+    pub tool: Option<String>,
+    /// For `tools/call`: its arguments.
+    #[serde(default)]
+    pub arguments: Map<String, Value>,
+    /// Send `Authorization: Bearer <that minted token>`.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Send this `Authorization` header instead (template).
+    #[serde(default)]
+    pub authorization: Option<String>,
+    /// Query parameters to add (templates).
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Use a session saved by an earlier step; absent: a fresh handshake
+    /// with the same credentials (for calls other than `initialize`).
+    #[serde(default)]
+    pub session: Option<String>,
+    /// For `initialize`: save the session under this name.
+    #[serde(default)]
+    pub save_session: Option<String>,
+    /// What must come back.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// `kind = "http"`: any HTTP request to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpStep {
+    /// Method (default GET).
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// Absolute URL (template, e.g. `{prm_url}`).
+    pub url: String,
+    /// Headers (templates).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Body (template).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// What must come back.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+fn default_method() -> String {
+    "GET".to_owned()
+}
+
+/// `kind = "session_ids"`: opens sessions and judges their ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionIdsStep {
+    /// How many sessions (default 5).
+    #[serde(default = "default_sessions")]
+    pub count: usize,
+    /// Shortest acceptable id (default 16 characters).
+    #[serde(default = "default_min_length")]
+    pub min_length: usize,
+}
+
+fn default_sessions() -> usize {
+    5
+}
+fn default_min_length() -> usize {
+    16
+}
+
+/// Where a leak scan looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeakScope {
+    /// Every response the server sent during the run.
+    Responses,
+    /// The server's captured stdout/stderr.
+    Logs,
+}
+
+/// `kind = "leak_scan"`: no secret handed out during the run appears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeakScanStep {
+    /// Where to look.
+    pub scope: LeakScope,
+}
+
+/// A step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Step {
+    /// Mint a token.
+    Mint(MintStep),
+    /// Rotate an issuer's key.
+    RotateKeys(RotateKeysStep),
+    /// An MCP request.
+    Mcp(McpStep),
+    /// A raw HTTP request.
+    Http(HttpStep),
+    /// Judge session ids.
+    SessionIds(SessionIdsStep),
+    /// Scan for leaked secrets.
+    LeakScan(LeakScanStep),
+}
+
+/// An expected status: one code, several, or a class like `4xx`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StatusSpec {
+    /// Exactly this.
+    Code(u16),
+    /// Any of these.
+    Codes(Vec<u16>),
+    /// `2xx`, `4xx`...
+    Class(String),
+}
+
+impl StatusSpec {
+    /// Whether `status` matches.
+    pub fn accepts(&self, status: u16) -> bool {
+        match self {
+            Self::Code(c) => *c == status,
+            Self::Codes(cs) => cs.contains(&status),
+            Self::Class(c) => c
+                .chars()
+                .next()
+                .and_then(|d| d.to_digit(10))
+                .is_some_and(|d| u32::from(status / 100) == d),
+        }
+    }
+}
+
+impl fmt::Display for StatusSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(c) => write!(f, "{c}"),
+            Self::Codes(cs) => write!(
+                f,
+                "one of {}",
+                cs.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+            ),
+            Self::Class(c) => f.write_str(c),
+        }
+    }
+}
+
+/// What a `WWW-Authenticate` challenge must say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeExpect {
+    /// The auth scheme (compared case-insensitively).
+    #[serde(default)]
+    pub scheme: Option<String>,
+    /// The `error` parameter.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Parameters that must be present.
+    #[serde(default)]
+    pub params: Vec<String>,
+    /// The `scope` parameter must contain these scopes (template).
+    #[serde(default)]
+    pub scope_includes: Option<String>,
+    /// `resource_metadata` must point at a document whose `resource` is the
+    /// server's canonical URI.
+    #[serde(default)]
+    pub resource_metadata_resolves: bool,
+}
+
+/// Whether the JSON-RPC answer is a result or an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JsonRpcOutcome {
+    /// A `result`.
+    Result,
+    /// An `error`, or a tool result with `isError: true`.
+    Error,
+}
+
+/// What a response must look like.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The status.
+    #[serde(default)]
+    pub status: Option<StatusSpec>,
+    /// The `WWW-Authenticate` challenge.
+    #[serde(default)]
+    pub challenge: Option<ChallengeExpect>,
+    /// The JSON-RPC outcome.
+    #[serde(default)]
+    pub jsonrpc: Option<JsonRpcOutcome>,
+    /// JSON pointer -> expected string value (template).
+    #[serde(default)]
+    pub json: BTreeMap<String, String>,
+    /// JSON pointer -> a value the array there must contain (template).
+    #[serde(default)]
+    pub json_contains: BTreeMap<String, String>,
+}
+
+/// A scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Public id: `family.name`.
+    pub id: String,
+    /// One line for people.
+    pub title: String,
+    /// The family (the id's prefix).
+    pub family: String,
+    /// MUST or SHOULD.
+    pub severity: Severity,
+    /// A different severity under some spec versions.
+    #[serde(default)]
+    pub severity_by_version: BTreeMap<SpecVersion, Severity>,
+    /// The spec versions it applies to (default: all).
+    #[serde(default = "all_versions")]
+    pub versions: Vec<SpecVersion>,
+    /// Profile sections it needs.
+    #[serde(default)]
+    pub requires: Vec<Requirement>,
+    /// A positive control: others are not meaningful if it fails.
+    #[serde(default)]
+    pub control: bool,
+    /// Controls it needs (default for non-controls: `token.valid`).
+    #[serde(default)]
+    pub depends_on: Option<Vec<String>>,
+    /// Restart the server before it.
+    #[serde(default)]
+    pub fresh_server: bool,
+    /// The rules it enforces.
+    pub spec: Vec<SpecRef>,
+    /// What it does.
+    #[serde(rename = "step")]
+    pub steps: Vec<Step>,
+    /// What to change when it fails.
+    #[serde(default)]
+    pub remedy: Option<String>,
+    /// Where it was read from.
+    #[serde(skip)]
+    pub source: String,
+}
+
+fn all_versions() -> Vec<SpecVersion> {
+    SpecVersion::ALL.to_vec()
+}
+
+/// The global positive control.
+pub const VALID_TOKEN_CONTROL: &str = "token.valid";
+
+impl Scenario {
+    /// The severity under `version`.
+    pub fn severity_for(&self, version: SpecVersion) -> Severity {
+        self.severity_by_version
+            .get(&version)
+            .copied()
+            .unwrap_or(self.severity)
+    }
+
+    /// The controls it depends on.
+    pub fn dependencies(&self) -> Vec<String> {
+        match &self.depends_on {
+            Some(d) => d.clone(),
+            None if self.control => Vec::new(),
+            None => vec![VALID_TOKEN_CONTROL.to_owned()],
+        }
+    }
+
+    /// Parses one scenario file's text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ScenarioError> {
+        let mut s: Scenario = toml::from_str(text).map_err(|e| ScenarioError {
+            file: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        s.source = origin.to_owned();
+        s.check().map_err(|message| ScenarioError {
+            file: origin.to_owned(),
+            message,
+        })?;
+        Ok(s)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let valid_id = self.id.split_once('.').is_some_and(|(f, n)| {
+            !f.is_empty()
+                && !n.is_empty()
+                && self
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+        });
+        if !valid_id {
+            return Err(format!(
+                "id: `{}` must be `family.name` in lowercase letters, digits and _",
+                self.id
+            ));
+        }
+        if !self.id.starts_with(&format!("{}.", self.family)) {
+            return Err(format!(
+                "family: `{}` must be the prefix of id `{}`",
+                self.family, self.id
+            ));
+        }
+        if self.spec.is_empty() {
+            return Err("spec: a scenario must cite at least one rule".into());
+        }
+        if self.steps.is_empty() {
+            return Err("step: a scenario needs at least one step".into());
+        }
+        if self.versions.is_empty() {
+            return Err("versions: must name at least one spec version".into());
+        }
+        let mut tokens = BTreeSet::new();
+        let mut sessions = BTreeSet::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            match step {
+                Step::Mint(m) if !tokens.insert(m.name.clone()) => {
+                    return Err(format!(
+                        "step[{i}].name: token `{}` is minted twice",
+                        m.name
+                    ));
+                }
+                Step::Mcp(m) => {
+                    if let Some(t) = &m.token
+                        && !tokens.contains(t)
+                    {
+                        return Err(format!(
+                            "step[{i}].token: `{t}` is not minted by an earlier step"
+                        ));
+                    }
+                    if m.token.is_some() && m.authorization.is_some() {
+                        return Err(format!(
+                            "step[{i}]: give `token` or `authorization`, not both"
+                        ));
+                    }
+                    if m.call == McpCall::ToolsCall && m.tool.is_none() {
+                        return Err(format!("step[{i}].tool: tools/call needs a tool"));
+                    }
+                    if let Some(s) = &m.session
+                        && !sessions.contains(s)
+                    {
+                        return Err(format!(
+                            "step[{i}].session: `{s}` is not saved by an earlier initialize"
+                        ));
+                    }
+                    if let Some(s) = &m.save_session {
+                        if m.call != McpCall::Initialize {
+                            return Err(format!(
+                                "step[{i}].save_session: only an initialize opens a session"
+                            ));
+                        }
+                        sessions.insert(s.clone());
+                    }
+                }
+                Step::SessionIds(s) if s.count < 2 || s.count > 50 => {
+                    return Err(format!("step[{i}].count: must be 2-50"));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A scenario file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("scenario file {file}: {message}")]
+pub struct ScenarioError {
+    /// The file.
+    pub file: String,
+    /// What is wrong (with line and column for syntax errors).
+    pub message: String,
+}
+
+/// The built-in scenarios, embedded at build time.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_scenarios.rs"));
+}
+
+/// Loads the built-in scenarios and every `*.toml` under `dirs`; ids must
+/// be unique.
+pub fn load(dirs: &[PathBuf]) -> Result<Vec<Scenario>, ScenarioError> {
+    let mut out = Vec::new();
+    for (path, text) in embedded::EMBEDDED {
+        out.push(Scenario::parse(text, &format!("scenarios/{path}"))?);
+    }
+    for dir in dirs {
+        let mut files = Vec::new();
+        collect(dir, &mut files).map_err(|e| ScenarioError {
+            file: dir.display().to_string(),
+            message: format!("cannot read directory: {e}"),
+        })?;
+        for f in files {
+            let text = std::fs::read_to_string(&f).map_err(|e| ScenarioError {
+                file: f.display().to_string(),
+                message: e.to_string(),
+            })?;
+            out.push(Scenario::parse(&text, &f.display().to_string())?);
+        }
+    }
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for s in &out {
+        if let Some(first) = seen.insert(&s.id, &s.source) {
+            return Err(ScenarioError {
+                file: s.source.clone(),
+                message: format!("id: `{}` is already defined in {first}", s.id),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "toml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+id = "token.expired"
+title = "t"
+family = "token"
+severity = "MUST"
+[[spec]]
+source = "RFC 6750"
+section = "3.1"
+rule = "r"
+[[step]]
+kind = "mint"
+name = "old"
+ttl_secs = -60
+[[step]]
+kind = "mcp"
+call = "tools/list"
+token = "old"
+expect = { status = 401, challenge = { scheme = "Bearer", error = "invalid_token" } }
+"#;
+
+    #[test]
+    fn a_good_scenario_parses() {
+        let s = Scenario::parse(GOOD, "x.toml").unwrap();
+        assert_eq!(s.steps.len(), 2);
+        assert_eq!(s.dependencies(), vec!["token.valid"]);
+    }
+
+    #[test]
+    fn errors_name_file_and_field() {
+        let e = Scenario::parse(
+            &GOOD.replace("token = \"old\"", "token = \"olde\""),
+            "x.toml",
+        )
+        .unwrap_err();
+        assert_eq!(e.file, "x.toml");
+        assert!(e.message.contains("step[1].token"), "{e}");
+        let e = Scenario::parse(&GOOD.replace("ttl_secs", "ttl_sec"), "x.toml").unwrap_err();
+        assert!(e.message.contains("ttl_sec"), "{e}");
+        let e = Scenario::parse(
+            &GOOD.replace("kind = \"mint\"", "kind = \"mnit\""),
+            "x.toml",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("mnit"), "{e}");
+        let e = Scenario::parse(
+            &GOOD.replace("family = \"token\"", "family = \"tokens\""),
+            "x.toml",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("family"), "{e}");
+    }
+
+    #[test]
+    fn status_classes() {
+        assert!(StatusSpec::Class("4xx".into()).accepts(403));
+        assert!(!StatusSpec::Class("4xx".into()).accepts(500));
+        assert!(StatusSpec::Codes(vec![400, 401]).accepts(401));
+    }
+
+    #[test]
+    fn every_built_in_scenario_loads() {
+        let all = load(&[]).unwrap();
+        assert!(all.len() >= 30, "{}", all.len());
+        assert!(all.iter().any(|s| s.id == VALID_TOKEN_CONTROL && s.control));
+    }
+}

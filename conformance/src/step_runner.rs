@@ -1,0 +1,376 @@
+//! Runs one scenario's steps against the server and checks their
+//! expectations; the first unmet expectation ends the scenario with its
+//! evidence.
+
+use std::collections::BTreeMap;
+
+use mock_provider::admin_api::{MintRequest, RotateKeys};
+use mock_provider::token_override::TokenOverride;
+use serde_json::{Value, json};
+
+use crate::evidence::RawExchange;
+use crate::expectation;
+use crate::mcp_client::{Answer, McpRequest};
+use crate::run_context::RunContext;
+use crate::scenario::{
+    HttpStep, LeakScanStep, LeakScope, McpCall, McpStep, MintStep, RotateKeysStep, Scenario,
+    SessionIdsStep, Step,
+};
+use crate::template::Vars;
+
+/// Why a scenario did not pass.
+#[derive(Debug, Clone)]
+pub struct StepFailure {
+    /// Which step (from 0).
+    pub step: usize,
+    /// What went wrong.
+    pub message: String,
+    /// The exchanges of that step.
+    pub evidence: Vec<RawExchange>,
+}
+
+/// One scenario in progress.
+struct ScenarioRun<'a> {
+    ctx: &'a mut RunContext,
+    vars: Vars,
+    sessions: BTreeMap<String, String>,
+    exchanges: Vec<RawExchange>,
+}
+
+/// Runs `scenario`; `Ok` when every expectation held.
+pub async fn run_scenario(ctx: &mut RunContext, scenario: &Scenario) -> Result<(), StepFailure> {
+    let vars = ctx.vars.clone();
+    let mut run = ScenarioRun {
+        ctx,
+        vars,
+        sessions: BTreeMap::new(),
+        exchanges: Vec::new(),
+    };
+    for (i, step) in scenario.steps.iter().enumerate() {
+        run.exchanges.clear();
+        if let Err(message) = run.step(step).await {
+            return Err(StepFailure {
+                step: i,
+                message,
+                evidence: std::mem::take(&mut run.exchanges),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl ScenarioRun<'_> {
+    fn render(&self, text: &str) -> Result<String, String> {
+        self.vars
+            .render(text)
+            .map_err(|e| format!("scenario error: {e}"))
+    }
+
+    fn record(&mut self, raw: &RawExchange) {
+        self.ctx
+            .responses
+            .push((raw.request.clone(), raw.response_text()));
+        self.exchanges.push(raw.clone());
+    }
+
+    async fn step(&mut self, step: &Step) -> Result<(), String> {
+        match step {
+            Step::Mint(m) => self.mint(m).await,
+            Step::RotateKeys(r) => self.rotate(r).await,
+            Step::Mcp(m) => self.mcp(m).await,
+            Step::Http(h) => self.http(h).await,
+            Step::SessionIds(s) => self.session_ids(s).await,
+            Step::LeakScan(l) => self.leak_scan(l),
+        }
+    }
+
+    async fn mint(&mut self, m: &MintStep) -> Result<(), String> {
+        let audience = match &m.audience {
+            None => Some(json!(self.render("{resource}")?)),
+            Some(a) => {
+                let list = a
+                    .to_vec()
+                    .iter()
+                    .map(|x| self.render(x))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Some(match a {
+                    crate::scenario::OneOrMany::One(_) => json!(list[0]),
+                    crate::scenario::OneOrMany::Many(_) => json!(list),
+                })
+            }
+        };
+        let scope = self.render(m.scope.as_deref().unwrap_or("{auth_scope}"))?;
+        let token_override = TokenOverride {
+            remove_aud: m.remove_aud,
+            iss: m.iss.as_deref().map(|i| self.render(i)).transpose()?,
+            nbf_in_secs: m.nbf_in_secs,
+            ..Default::default()
+        };
+        let request = MintRequest {
+            client_id: Some("mcp-conformance-client".to_owned()),
+            subject: Some(m.subject.clone().unwrap_or_else(|| "alice".to_owned())),
+            scope: Some(scope),
+            audience,
+            ttl_secs: m.ttl_secs,
+            claims: m.claims.clone(),
+            token_override: Some(token_override),
+            signing_fault: m.signing_fault,
+        };
+        let minted = self
+            .ctx
+            .provider
+            .admin()
+            .mint_token(m.issuer.name(), &request)
+            .await
+            .map_err(|e| format!("suite error: minting `{}` failed: {e}", m.name))?;
+        self.ctx
+            .book
+            .add(&minted.access_token, &format!("token {}", m.name));
+        self.vars
+            .set(&format!("token.{}", m.name), minted.access_token);
+        Ok(())
+    }
+
+    async fn rotate(&mut self, r: &RotateKeysStep) -> Result<(), String> {
+        self.ctx
+            .provider
+            .admin()
+            .rotate_keys_to(
+                r.issuer.name(),
+                &RotateKeys {
+                    grace_secs: r.grace_secs,
+                    algorithm: r.algorithm,
+                },
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("suite error: key rotation failed: {e}"))
+    }
+
+    fn authorization(&self, m: &McpStep) -> Result<Option<String>, String> {
+        if let Some(t) = &m.token {
+            let token = self
+                .vars
+                .get(&format!("token.{t}"))
+                .ok_or_else(|| format!("scenario error: token `{t}` was not minted"))?;
+            return Ok(Some(format!("Bearer {token}")));
+        }
+        m.authorization
+            .as_deref()
+            .map(|a| self.render(a))
+            .transpose()
+    }
+
+    fn message(&self, m: &McpStep) -> Result<Value, String> {
+        let client = &self.ctx.client;
+        let tool_call = |name: &str, args: &serde_json::Map<String, Value>| {
+            client.request("tools/call", Some(json!({"name": name, "arguments": args})))
+        };
+        Ok(match m.call {
+            McpCall::Initialize => client.initialize_message(),
+            McpCall::ToolsList => client.request("tools/list", None),
+            McpCall::Ping => client.request("ping", None),
+            McpCall::ToolsCall => tool_call(m.tool.as_deref().unwrap_or(""), &m.arguments),
+            McpCall::Permission => {
+                let p = self.ctx.profile.permission.as_ref().ok_or(
+                    "scenario error: `permission` call without a [permission] profile section",
+                )?;
+                tool_call(&p.tool, &p.arguments)
+            }
+            McpCall::Upstream => {
+                let u = self.ctx.profile.upstream.as_ref().ok_or(
+                    "scenario error: `upstream` call without an [upstream] profile section",
+                )?;
+                tool_call(&u.tool, &u.arguments)
+            }
+        })
+    }
+
+    async fn mcp(&mut self, m: &McpStep) -> Result<(), String> {
+        let authorization = self.authorization(m)?;
+        let query: Vec<(String, String)> = m
+            .query
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), self.render(v)?)))
+            .collect::<Result<_, String>>()?;
+        let client = self.ctx.client.clone();
+        let answer = if m.call == McpCall::Initialize {
+            let (answer, session) = client.handshake(authorization.as_deref(), &query).await;
+            self.record(&answer.raw);
+            if let Some(name) = &m.save_session {
+                match session {
+                    Some(s) => {
+                        self.sessions.insert(name.clone(), s);
+                    }
+                    None if (200..300).contains(&answer.status()) => {
+                        return Err(
+                            "the server answered initialize without an Mcp-Session-Id header"
+                                .to_owned(),
+                        );
+                    }
+                    None => {}
+                }
+            }
+            answer
+        } else {
+            let session = match &m.session {
+                Some(name) => self.sessions.get(name).cloned(),
+                None => {
+                    // A fresh session with the same credentials first.
+                    let (hello, session) = client.handshake(authorization.as_deref(), &query).await;
+                    self.record(&hello.raw);
+                    if !(200..300).contains(&hello.status()) {
+                        return self.judge(m, &hello).await;
+                    }
+                    session
+                }
+            };
+            let message = self.message(m)?;
+            let answer = client
+                .send(&McpRequest {
+                    message,
+                    authorization,
+                    query,
+                    session,
+                    protocol_header: true,
+                })
+                .await;
+            self.record(&answer.raw);
+            answer
+        };
+        self.judge(m, &answer).await
+    }
+
+    async fn judge(&mut self, m: &McpStep, answer: &Answer) -> Result<(), String> {
+        expectation::check(&m.expect, answer, &self.vars, self.ctx.client.http()).await
+    }
+
+    async fn http(&mut self, h: &HttpStep) -> Result<(), String> {
+        let url = self.render(&h.url)?;
+        let method = reqwest::Method::from_bytes(h.method.as_bytes())
+            .map_err(|_| format!("scenario error: `{}` is not an HTTP method", h.method))?;
+        let mut raw = RawExchange {
+            request: format!("{method} {url}"),
+            ..Default::default()
+        };
+        let mut req = self.ctx.client.http().request(method, &url);
+        for (k, v) in &h.headers {
+            let v = self.render(v)?;
+            raw.request_headers.push((k.clone(), v.clone()));
+            req = req.header(k, v);
+        }
+        if let Some(b) = &h.body {
+            req = req.body(self.render(b)?);
+        }
+        match req.send().await {
+            Err(e) => raw.error = Some(e.to_string()),
+            Ok(r) => {
+                raw.status = Some(r.status().as_u16());
+                raw.response_headers = r
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect();
+                raw.body = r.text().await.unwrap_or_default();
+            }
+        }
+        self.record(&raw);
+        let jsonrpc = serde_json::from_str(&raw.body).ok();
+        let answer = Answer { raw, jsonrpc };
+        expectation::check(&h.expect, &answer, &self.vars, self.ctx.client.http()).await
+    }
+
+    async fn session_ids(&mut self, s: &SessionIdsStep) -> Result<(), String> {
+        self.mint(&MintStep {
+            name: "__session_probe".to_owned(),
+            issuer: Default::default(),
+            audience: None,
+            remove_aud: false,
+            iss: None,
+            scope: None,
+            subject: None,
+            ttl_secs: None,
+            nbf_in_secs: None,
+            signing_fault: None,
+            claims: Default::default(),
+        })
+        .await?;
+        let token = self
+            .vars
+            .get("token.__session_probe")
+            .map(|t| format!("Bearer {t}"));
+        let client = self.ctx.client.clone();
+        let mut ids = Vec::new();
+        for _ in 0..s.count {
+            let (answer, session) = client.handshake(token.as_deref(), &[]).await;
+            self.record(&answer.raw);
+            match session {
+                Some(id) => ids.push(id),
+                None => {
+                    return Err(format!(
+                        "initialize with a valid token answered {} without an Mcp-Session-Id",
+                        answer.status()
+                    ));
+                }
+            }
+        }
+        expectation::judge_session_ids(&ids, s.min_length)
+    }
+
+    fn leak_scan(&mut self, l: &LeakScanStep) -> Result<(), String> {
+        let book = &self.ctx.book;
+        match l.scope {
+            LeakScope::Responses => {
+                let mut found = Vec::new();
+                for (request, text) in &self.ctx.responses {
+                    let labels = book.found_in(text);
+                    if !labels.is_empty() {
+                        found.push(format!(
+                            "{} in the answer to {}",
+                            labels.join(", "),
+                            book.redact(request)
+                        ));
+                    }
+                }
+                if found.is_empty() {
+                    Ok(())
+                } else {
+                    found.truncate(5);
+                    Err(format!(
+                        "secrets handed out during the run came back in responses: {}",
+                        found.join("; ")
+                    ))
+                }
+            }
+            LeakScope::Logs => {
+                let Some(server) = self.ctx.server.as_ref() else {
+                    return Err(
+                        "suite error: the server's logs are only read when the suite starts it"
+                            .into(),
+                    );
+                };
+                let logs = server.logs();
+                let labels = book.found_in(&logs);
+                if labels.is_empty() {
+                    Ok(())
+                } else {
+                    let line = logs
+                        .lines()
+                        .find(|l| !book.found_in(l).is_empty())
+                        .map(|l| book.redact(l))
+                        .unwrap_or_default();
+                    Err(format!(
+                        "the server's output contains {} (e.g. `{}`)",
+                        labels.join(", "),
+                        line.chars().take(200).collect::<String>()
+                    ))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! The MCP server under test when the suite starts it: the environment
+//! contract, a free port, output capture (for the leak scan), readiness,
+//! restarts, and stopping it with all its children (also on Ctrl-C and
+//! panic, through `Drop`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+/// How to start the server.
+#[derive(Debug, Clone)]
+pub struct LaunchSpec {
+    /// Program and arguments.
+    pub command: Vec<String>,
+    /// Working directory.
+    pub cwd: Option<PathBuf>,
+    /// Environment (the contract plus the profile's `env`).
+    pub env: BTreeMap<String, String>,
+    /// A URL that answers once the server is up.
+    pub ready_url: String,
+    /// How long to wait for it.
+    pub ready_timeout: Duration,
+}
+
+/// Why the server did not come up.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// It could not be spawned.
+    #[error("cannot start `{command}`: {source}")]
+    Spawn {
+        /// The program.
+        command: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It exited before answering.
+    #[error("the server exited ({status}) before answering; its output ends with:\n{tail}")]
+    Exited {
+        /// Exit status.
+        status: String,
+        /// The last lines it printed.
+        tail: String,
+    },
+    /// It did not answer in time.
+    #[error("the server did not answer {url} within {secs} s; its output ends with:\n{tail}")]
+    NotReady {
+        /// The URL polled.
+        url: String,
+        /// The timeout.
+        secs: u64,
+        /// The last lines it printed.
+        tail: String,
+    },
+}
+
+/// A running server started by the suite.
+pub struct TargetServer {
+    spec: LaunchSpec,
+    child: Option<Child>,
+    logs: Arc<Mutex<String>>,
+    starts: usize,
+}
+
+impl std::fmt::Debug for TargetServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TargetServer")
+            .field("command", &self.spec.command)
+            .field("starts", &self.starts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+impl TargetServer {
+    /// Starts the server and waits until it answers.
+    pub async fn start(spec: LaunchSpec) -> Result<Self, TargetError> {
+        let mut server = Self {
+            spec,
+            child: None,
+            logs: Arc::default(),
+            starts: 0,
+        };
+        server.launch().await?;
+        Ok(server)
+    }
+
+    async fn launch(&mut self) -> Result<(), TargetError> {
+        let (program, args) = self
+            .spec
+            .command
+            .split_first()
+            .map(|(p, a)| (p.clone(), a.to_vec()))
+            .unwrap_or_default();
+        let mut cmd = Command::new(&program);
+        cmd.args(&args)
+            .envs(&self.spec.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(cwd) = &self.spec.cwd {
+            cmd.current_dir(cwd);
+        }
+        // Its own process group, so stopping it stops its children too.
+        #[cfg(unix)]
+        cmd.process_group(0);
+        let mut child = cmd.spawn().map_err(|source| TargetError::Spawn {
+            command: program.clone(),
+            source,
+        })?;
+        self.starts += 1;
+        {
+            let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+            if self.starts > 1 {
+                logs.push_str(&format!("--- restart {} ---\n", self.starts - 1));
+            }
+        }
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let logs = self.logs.clone();
+            tokio::spawn(async move {
+                let mut stream = stream;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    logs.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push_str(&String::from_utf8_lossy(&buf[..n]));
+                }
+            });
+        }
+        self.child = Some(child);
+        self.wait_ready().await
+    }
+
+    async fn wait_ready(&mut self) -> Result<(), TargetError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(500))
+            .build()
+            .unwrap_or_default();
+        let deadline = Instant::now() + self.spec.ready_timeout;
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return Err(TargetError::Exited {
+                    status: status.to_string(),
+                    tail: self.log_tail(20),
+                });
+            }
+            // Any HTTP answer (401 included) means it is listening.
+            if http.get(&self.spec.ready_url).send().await.is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(TargetError::NotReady {
+                    url: self.spec.ready_url.clone(),
+                    secs: self.spec.ready_timeout.as_secs(),
+                    tail: self.log_tail(20),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Whether it is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// Stops it and starts it again with the same environment.
+    pub async fn restart(&mut self) -> Result<(), TargetError> {
+        self.stop().await;
+        self.launch().await
+    }
+
+    /// Everything it printed so far (all starts).
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// How many times it was started.
+    pub fn starts(&self) -> usize {
+        self.starts
+    }
+
+    fn log_tail(&self, lines: usize) -> String {
+        let logs = self.logs();
+        let all: Vec<&str> = logs.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// SIGTERM to the group, then SIGKILL after 3 s.
+    pub async fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Some(pid) = child.id() {
+            signal_group(pid, "TERM");
+            let exited = tokio::time::timeout(Duration::from_secs(3), child.wait()).await;
+            if exited.is_err() {
+                signal_group(pid, "KILL");
+                let _ = child.wait().await;
+            }
+        }
+        // Give the output readers a moment to drain.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl Drop for TargetServer {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_ref()
+            && let Some(pid) = child.id()
+        {
+            signal_group(pid, "KILL");
+        }
+    }
+}
+
+/// Signals a process group (the server and whatever it started).
+fn signal_group(pid: u32, signal: &str) {
+    let _ = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg("--")
+        .arg(format!("-{pid}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
