@@ -20,6 +20,7 @@ pub fn escape(s: &str) -> String {
             '\'' => out.push_str("&apos;"),
             '\t' | '\n' | '\r' => out.push(c),
             c if (c as u32) < 0x20 => {}
+            '\u{FFFE}' | '\u{FFFF}' => {}
             c => out.push(c),
         }
     }
@@ -32,15 +33,24 @@ fn details(r: &ScenarioResult) -> String {
         let _ = writeln!(t, "{m}");
     }
     for s in &r.spec {
-        let _ = writeln!(t, "rule: {} {}: \"{}\"", s.source, s.section, s.rule);
+        let _ = writeln!(t, "rule: {}, {}: \"{}\"", s.source, s.section, s.rule);
+        if let Some(u) = &s.url {
+            let _ = writeln!(t, "      {u}");
+        }
     }
     if let Some(remedy) = &r.remedy {
         let _ = writeln!(t, "what to change: {remedy}");
     }
     for e in &r.evidence {
         let _ = writeln!(t, "> {}", e.request);
-        if let Some(s) = e.status {
-            let _ = writeln!(t, "< {s}");
+        match (e.status, &e.error) {
+            (Some(s), _) => {
+                let _ = writeln!(t, "< {s}");
+            }
+            (None, Some(err)) => {
+                let _ = writeln!(t, "< no answer: {err}");
+            }
+            _ => {}
         }
         for (k, v) in &e.response_headers {
             let _ = writeln!(t, "<   {k}: {v}");
@@ -88,10 +98,9 @@ pub fn render(report: &RunReport) -> String {
         for r in results {
             let _ = write!(
                 x,
-                "    <testcase classname=\"mcp-auth-conformance.{}\" name=\"{} [{}]\" time=\"{:.3}\"",
+                "    <testcase classname=\"mcp-auth-conformance.{}\" name=\"{}\" time=\"{:.3}\"",
                 escape(&r.family),
                 escape(&r.id),
-                r.severity,
                 r.duration_ms as f64 / 1000.0
             );
             match r.verdict {

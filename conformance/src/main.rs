@@ -42,7 +42,7 @@ enum Command {
             long,
             value_name = "SECRET",
             env = "MOCK_PROVIDER_ADMIN_SECRET",
-            requires = "provider"
+            hide_env_values = true
         )]
         provider_admin_secret: Option<String>,
         /// More scenario directories (besides the built-in ones).

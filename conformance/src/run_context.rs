@@ -143,8 +143,17 @@ impl RunContext {
                     .as_ref()
                     .map(|c| profile.base_dir().join(c))
                     .or_else(|| Some(profile.base_dir()).filter(|d| !d.as_os_str().is_empty()));
+                let mut command: Vec<String> = command.iter().map(|c| fill(c)).collect();
+                // A relative program path with a directory in it is relative
+                // to the profile, like every other path in it.
+                if let Some(program) = command.first_mut()
+                    && program.contains('/')
+                    && std::path::Path::new(program.as_str()).is_relative()
+                {
+                    *program = profile.base_dir().join(&*program).display().to_string();
+                }
                 let spec = LaunchSpec {
-                    command: command.iter().map(|c| fill(c)).collect(),
+                    command,
                     cwd,
                     env,
                     ready_url: url.clone(),

@@ -184,7 +184,7 @@ pub async fn run(
                 Some(n) => Err((n, Vec::new())),
                 None => run_scenario(ctx, s)
                     .await
-                    .map_err(|f| (format!("step {}: {}", f.step + 1, f.message), f.evidence)),
+                    .map_err(|f| (format!("step[{}]: {}", f.step, f.message), f.evidence)),
             };
             if let Err((message, evidence)) = outcome {
                 let crashed = ctx.server.as_mut().is_some_and(|srv| !srv.is_running());

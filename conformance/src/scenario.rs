@@ -577,7 +577,7 @@ impl Scenario {
 
 /// A scenario file that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("scenario file {file}: {message}")]
+#[error("scenarios: {file}: {message}")]
 pub struct ScenarioError {
     /// The file.
     pub file: String,

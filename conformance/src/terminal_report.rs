@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::report::{RunReport, ScenarioResult, Verdict};
+use crate::scenario::Severity;
 
 /// The progress line of one finished scenario.
 pub fn progress_line(done: usize, total: usize, r: &ScenarioResult) -> String {
@@ -24,14 +25,30 @@ pub fn progress_line(done: usize, total: usize, r: &ScenarioResult) -> String {
     line
 }
 
+/// Server-provided text without control characters, so a server cannot
+/// drive the terminal (ANSI escapes) through a report.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// Everything after the progress lines.
 pub fn render(report: &RunReport) -> String {
     let mut out = String::new();
-    let failures: Vec<&ScenarioResult> = report
+    // What decides the result first: MUST failures, then SHOULD, then the
+    // expected ones.
+    let mut failures: Vec<&ScenarioResult> = report
         .results
         .iter()
         .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::ExpectedFailure))
         .collect();
+    failures.sort_by_key(|r| {
+        (
+            r.verdict == Verdict::ExpectedFailure,
+            r.severity == Severity::Should,
+        )
+    });
     for r in &failures {
         let _ = writeln!(
             out,
@@ -42,10 +59,10 @@ pub fn render(report: &RunReport) -> String {
             r.title
         );
         if let Some(m) = &r.message {
-            let _ = writeln!(out, "  what happened: {m}");
+            let _ = writeln!(out, "  what happened: {}", printable(m));
         }
         for s in &r.spec {
-            let _ = writeln!(out, "  rule: {} {}: \"{}\"", s.source, s.section, s.rule);
+            let _ = writeln!(out, "  rule: {}, {}: \"{}\"", s.source, s.section, s.rule);
             if let Some(u) = &s.url {
                 let _ = writeln!(out, "        {u}");
             }
@@ -70,24 +87,36 @@ pub fn render(report: &RunReport) -> String {
                 _ => {}
             }
             for (k, v) in &e.response_headers {
-                let _ = writeln!(out, "  <   {k}: {v}");
+                let _ = writeln!(out, "  <   {k}: {}", printable(v));
             }
             if !e.body.is_empty() {
-                let _ = writeln!(out, "  <   {}", e.body.replace('\n', " "));
+                let _ = writeln!(out, "  <   {}", printable(&e.body));
             }
         }
     }
-    if !report.stale_expected_failures.is_empty() {
+    let (passing, unknown): (Vec<&String>, Vec<&String>) = report
+        .stale_expected_failures
+        .iter()
+        .partition(|id| report.results.iter().any(|r| &r.id == *id));
+    let join = |v: &[&String]| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+    if !passing.is_empty() {
         let _ = writeln!(
             out,
-            "\nstale expected failures (they pass now, or no such scenario): {}",
-            report.stale_expected_failures.join(", ")
+            "\nexpected failures that pass now (remove them from the baseline): {}",
+            join(&passing)
+        );
+    }
+    if !unknown.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nexpected failures that name no scenario (a typo?): {}",
+            join(&unknown)
         );
     }
     let s = report.summary();
     let _ = writeln!(
         out,
-        "\n{} passed, {} failed (MUST), {} failed (SHOULD), {} expected failures, {} not meaningful, {} skipped in {:.2} s against {} (spec {})",
+        "\n{} passed, {} failed (MUST), {} failed (SHOULD), {} expected to fail, {} not meaningful, {} skipped in {:.2} s against {} (spec {})",
         s.passed,
         s.failed_must,
         s.failed_should,
