@@ -150,7 +150,9 @@ impl TargetProfile {
             source,
         })?;
         let mut profile = Self::from_toml_str(&text, &path.display().to_string())?;
-        profile.source_file = Some(path.to_owned());
+        // Absolute, so paths relative to the profile stay right after the
+        // server's working directory changes.
+        profile.source_file = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_owned()));
         Ok(profile)
     }
 
