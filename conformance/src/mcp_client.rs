@@ -10,6 +10,10 @@ use serde_json::{Value, json};
 use crate::evidence::RawExchange;
 use crate::spec_version::SpecVersion;
 
+static CLIENT_INFO: std::sync::LazyLock<Value> = std::sync::LazyLock::new(
+    || json!({"name": "mcp-auth-conformance", "version": env!("CARGO_PKG_VERSION")}),
+);
+
 /// Longest body read from one answer.
 const MAX_BODY: usize = 1024 * 1024;
 
@@ -93,26 +97,43 @@ impl McpClient {
         self.version
     }
 
-    /// A JSON-RPC request message with a fresh id.
+    /// A JSON-RPC request message with a fresh id. From 2026-07-28 on
+    /// (no `initialize`: SEP-2567/2575) every request carries the client's
+    /// protocol version and capabilities in `_meta`.
     pub fn request(&self, method: &str, params: Option<Value>) -> Value {
         let id = 1 + self
             .next_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut m = json!({"jsonrpc": "2.0", "id": id, "method": method});
-        if let Some(p) = params {
-            m["params"] = p;
+        let mut params = params.unwrap_or(Value::Null);
+        if !self.version.has_initialize() {
+            if !params.is_object() {
+                params = json!({});
+            }
+            params["_meta"] = json!({
+                "io.modelcontextprotocol/protocolVersion": self.version.as_str(),
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": CLIENT_INFO.clone(),
+            });
+        }
+        if !params.is_null() {
+            m["params"] = params;
         }
         m
     }
 
-    /// The `initialize` message.
+    /// The first message of a conversation: `initialize`, or from
+    /// 2026-07-28 on, `server/discover`.
     pub fn initialize_message(&self) -> Value {
+        if !self.version.has_initialize() {
+            return self.request("server/discover", None);
+        }
         self.request(
             "initialize",
             Some(json!({
                 "protocolVersion": self.version.as_str(),
                 "capabilities": {},
-                "clientInfo": {"name": "mcp-auth-conformance", "version": env!("CARGO_PKG_VERSION")},
+                "clientInfo": CLIENT_INFO.clone(),
             })),
         )
     }
@@ -137,6 +158,15 @@ impl McpClient {
                 "MCP-Protocol-Version".to_owned(),
                 self.version.as_str().to_owned(),
             ));
+        }
+        if !self.version.has_initialize() {
+            // 2026-07-28 standard headers (SEP-2243) mirror the body.
+            if let Some(m) = req.message.get("method").and_then(Value::as_str) {
+                headers.push(("Mcp-Method".to_owned(), m.to_owned()));
+            }
+            if let Some(name) = req.message.pointer("/params/name").and_then(Value::as_str) {
+                headers.push(("Mcp-Name".to_owned(), name.to_owned()));
+            }
         }
         if let Some(s) = &req.session {
             headers.push(("Mcp-Session-Id".to_owned(), s.clone()));
@@ -249,10 +279,10 @@ impl McpClient {
                 authorization: authorization.map(str::to_owned),
                 query: query.to_vec(),
                 session: None,
-                protocol_header: false,
+                protocol_header: !self.version.has_initialize(),
             })
             .await;
-        if !(200..300).contains(&answer.status()) {
+        if !(200..300).contains(&answer.status()) || !self.version.has_initialize() {
             return (answer, None);
         }
         let session = answer.session_id();

@@ -40,6 +40,12 @@ impl SpecVersion {
     pub fn has_sessions(self) -> bool {
         self != Self::V2026_07_28
     }
+
+    /// Whether a conversation starts with `initialize` (before 2026-07-28,
+    /// whose requests carry their context in `_meta` instead).
+    pub fn has_initialize(self) -> bool {
+        self != Self::V2026_07_28
+    }
 }
 
 impl fmt::Display for SpecVersion {
