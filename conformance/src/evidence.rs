@@ -92,6 +92,19 @@ impl RawExchange {
     }
 }
 
+/// Response headers as (name, value) pairs, values read lossily.
+pub fn header_pairs(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 fn cut(s: &str, n: usize) -> String {
     if s.chars().count() > n {
         s.chars().take(n).collect::<String>() + "..."

@@ -199,16 +199,7 @@ impl McpClient {
             }
             Ok(mut response) => {
                 raw.status = Some(response.status().as_u16());
-                raw.response_headers = response
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.to_string(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect();
+                raw.response_headers = crate::evidence::header_pairs(response.headers());
                 let sse = response
                     .headers()
                     .get(reqwest::header::CONTENT_TYPE)

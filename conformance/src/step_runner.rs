@@ -266,16 +266,7 @@ impl ScenarioRun<'_> {
             Err(e) => raw.error = Some(e.to_string()),
             Ok(r) => {
                 raw.status = Some(r.status().as_u16());
-                raw.response_headers = r
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.to_string(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect();
+                raw.response_headers = crate::evidence::header_pairs(r.headers());
                 raw.body = r.text().await.unwrap_or_default();
             }
         }

@@ -42,6 +42,18 @@ impl Exchange {
         }
     }
 
+    /// Starts an exchange with the issuer named in the path, or answers
+    /// the 404 for an unknown one.
+    #[allow(clippy::result_large_err)]
+    pub fn start(
+        state: Arc<ProviderState>,
+        issuer: &str,
+        endpoint: Endpoint,
+    ) -> Result<Self, Response> {
+        let issuer = state.issuer(issuer)?;
+        Ok(Self::begin(state, issuer, endpoint))
+    }
+
     /// The provider state.
     pub fn state(&self) -> &Arc<ProviderState> {
         &self.state
@@ -123,6 +135,15 @@ impl Exchange {
         );
         response
     }
+}
+
+/// Marks an answer that carries tokens or secrets as not to be cached
+/// (RFC 6749 5.1).
+pub fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// The ledger outcome of an injected error.

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::access_token::AccessTokenClaims;
 use crate::client_auth;
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, no_store};
 use crate::fault_plan::Endpoint;
 use crate::issuer::{Issuer, now};
 use crate::oauth_error::OAuthError;
@@ -28,17 +28,14 @@ pub async fn introspect_handler(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let issuer = match state.issuer(&name) {
-        Ok(i) => i,
+    let mut ex = match Exchange::start(state, &name, Endpoint::Introspect) {
+        Ok(ex) => ex,
         Err(not_found) => return not_found,
     };
-    let mut ex = Exchange::begin(state, issuer, Endpoint::Introspect);
     let params = ex.read_form(&headers, body).await;
     ex.answer(async |ex, _| {
         let doc = introspect(&ex.issuer, &headers, &params?).await?;
-        let mut r = Json(doc).into_response();
-        r.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let r = no_store(Json(doc).into_response());
         Ok(r)
     })
     .await

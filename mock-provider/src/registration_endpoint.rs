@@ -8,12 +8,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClient};
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, no_store};
 use crate::fault_plan::Endpoint;
 use crate::issuer::now;
 use crate::oauth_error::{ErrorCode, OAuthError};
@@ -61,9 +61,7 @@ pub async fn register_handler(
     let ex = Exchange::begin(state, issuer, Endpoint::Register);
     ex.answer(async |ex, _| {
         let doc = register(ex, &headers, body).await?;
-        let mut r = (StatusCode::CREATED, Json(doc)).into_response();
-        r.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let r = no_store((StatusCode::CREATED, Json(doc)).into_response());
         Ok(r)
     })
     .await

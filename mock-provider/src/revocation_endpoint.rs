@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::access_token::AccessTokenClaims;
 use crate::client_auth;
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, no_store};
 use crate::fault_plan::Endpoint;
 use crate::issuer::{Issuer, now};
 use crate::oauth_error::OAuthError;
@@ -26,17 +26,14 @@ pub async fn revoke_handler(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let issuer = match state.issuer(&name) {
-        Ok(i) => i,
+    let mut ex = match Exchange::start(state, &name, Endpoint::Revoke) {
+        Ok(ex) => ex,
         Err(not_found) => return not_found,
     };
-    let mut ex = Exchange::begin(state, issuer, Endpoint::Revoke);
     let params = ex.read_form(&headers, body).await;
     ex.answer(async |ex, _| {
         revoke(&ex.issuer, &headers, &params?).await?;
-        let mut r = StatusCode::OK.into_response();
-        r.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let r = no_store(StatusCode::OK.into_response());
         Ok(r)
     })
     .await

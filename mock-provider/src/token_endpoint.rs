@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::authorization_code::CodeRedeemError;
 use crate::client_auth::{self, AuthenticatedClient};
 use crate::client_registry::GrantType;
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, no_store};
 use crate::fault_plan::{AppliedFaults, Endpoint};
 use crate::issuer::{Issuer, now};
 use crate::oauth_error::{ErrorCode, OAuthError};
@@ -52,17 +52,14 @@ pub async fn token_handler(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let issuer = match state.issuer(&name) {
-        Ok(i) => i,
+    let mut ex = match Exchange::start(state, &name, Endpoint::Token) {
+        Ok(ex) => ex,
         Err(not_found) => return not_found,
     };
-    let mut ex = Exchange::begin(state, issuer, Endpoint::Token);
     let params = ex.read_form(&headers, body).await;
     ex.answer(async |ex, applied| {
         let response = grant(ex, &headers, &params?, applied).await?;
-        let mut r = Json(response).into_response();
-        r.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let mut r = no_store(Json(response).into_response());
         r.headers_mut()
             .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         Ok(r)
