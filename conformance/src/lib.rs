@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod expectation;
 pub mod expected_failures;
 pub mod junit;
+pub mod markdown_report;
 pub mod mcp_client;
 pub mod profile;
 pub mod provider_link;

@@ -12,7 +12,8 @@ use conformance::provider_link::ProviderLink;
 use conformance::run_context::RunContext;
 use conformance::runner::{self, RunOptions};
 use conformance::{
-    SpecVersion, TargetProfile, expected_failures, junit, scenario, terminal_report,
+    SpecVersion, TargetProfile, expected_failures, junit, markdown_report, scenario,
+    terminal_report,
 };
 
 #[derive(Parser)]
@@ -60,6 +61,10 @@ enum Command {
         /// Write a JSON report here.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Write a Markdown summary here (GitHub job summary, pull-request
+        /// comment).
+        #[arg(long, value_name = "FILE")]
+        summary: Option<PathBuf>,
         /// Scenario ids expected to fail (one per line, # comments).
         #[arg(long, value_name = "FILE")]
         expected_failures: Option<PathBuf>,
@@ -106,6 +111,7 @@ fn main() -> ExitCode {
             spec_version,
             junit,
             json,
+            summary,
             expected_failures,
             request_timeout,
         } => {
@@ -126,6 +132,7 @@ fn main() -> ExitCode {
                     spec_version,
                     junit,
                     json,
+                    summary,
                     expected_failures,
                     request_timeout: Duration::from_secs(request_timeout.max(1)),
                 };
@@ -150,6 +157,7 @@ struct RunArgs {
     spec_version: SpecVersion,
     junit: Option<PathBuf>,
     json: Option<PathBuf>,
+    summary: Option<PathBuf>,
     expected_failures: Option<PathBuf>,
     request_timeout: Duration,
 }
@@ -223,6 +231,11 @@ async fn run(args: RunArgs) -> ExitCode {
     }
     if let Some(path) = &args.junit
         && let Err(e) = std::fs::write(path, junit::render(&report))
+    {
+        return usage_error(format!("cannot write {}: {e}", path.display()));
+    }
+    if let Some(path) = &args.summary
+        && let Err(e) = std::fs::write(path, markdown_report::render(&report))
     {
         return usage_error(format!("cannot write {}: {e}", path.display()));
     }

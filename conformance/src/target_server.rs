@@ -62,6 +62,10 @@ pub enum TargetError {
 pub struct TargetServer {
     spec: LaunchSpec,
     child: Option<Child>,
+    /// The running server's process group (its PID), kept apart from
+    /// `child` because `Child::id()` is gone once the server was reaped
+    /// (`is_running()` after a crash), while its children may still run.
+    group: Option<u32>,
     logs: Arc<Mutex<String>>,
     starts: usize,
 }
@@ -88,6 +92,7 @@ impl TargetServer {
         let mut server = Self {
             spec,
             child: None,
+            group: None,
             logs: Arc::default(),
             starts: 0,
         };
@@ -119,6 +124,7 @@ impl TargetServer {
             command: program.clone(),
             source,
         })?;
+        self.group = child.id();
         self.starts += 1;
         {
             let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
@@ -217,16 +223,19 @@ impl TargetServer {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
-    /// SIGTERM to the group, then SIGKILL after 3 s.
+    /// SIGTERM to the group; once the server exits (or after 3 s), SIGKILL
+    /// to whatever is left of the group: children that ignore SIGTERM or
+    /// outlived a crashed server must not keep running (or hold the port
+    /// for the restart).
     pub async fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        if let Some(pid) = child.id() {
-            signal_group(pid, "TERM");
+        if let Some(group) = self.group.take() {
+            signal_group(group, "TERM");
             let exited = tokio::time::timeout(Duration::from_secs(3), child.wait()).await;
+            signal_group(group, "KILL");
             if exited.is_err() {
-                signal_group(pid, "KILL");
                 let _ = child.wait().await;
             }
         }
@@ -237,10 +246,10 @@ impl TargetServer {
 
 impl Drop for TargetServer {
     fn drop(&mut self) {
-        if let Some(child) = self.child.as_ref()
-            && let Some(pid) = child.id()
+        if self.child.is_some()
+            && let Some(group) = self.group
         {
-            signal_group(pid, "KILL");
+            signal_group(group, "KILL");
         }
     }
 }
