@@ -142,10 +142,29 @@ fn main() -> ExitCode {
                         eprintln!("interrupted: the server under test is being stopped");
                         ExitCode::from(130)
                     }
+                    // CI cancellations and `timeout` send SIGTERM: the server
+                    // is in its own process group, only this clean-up stops it.
+                    _ = terminated() => {
+                        eprintln!("terminated: the server under test is being stopped");
+                        ExitCode::from(143)
+                    }
                 }
             })
         }
     }
+}
+
+/// Resolves on SIGTERM (never elsewhere).
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            term.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await
 }
 
 struct RunArgs {
