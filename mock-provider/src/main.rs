@@ -22,34 +22,51 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the provider until interrupted (SIGINT or SIGTERM).
+    /// Run the provider until interrupted (SIGINT or SIGTERM); once
+    /// listening it prints `mock-provider ready at <URL> (issuers: ...)` on
+    /// stdout.
     Serve {
-        /// A TOML configuration file (default: one issuer named `default`).
-        #[arg(long, env = "MOCK_PROVIDER_CONFIG")]
+        /// A TOML configuration file; relative paths in it are resolved
+        /// against its directory (default: one issuer named `default`).
+        #[arg(
+            long,
+            value_name = "FILE",
+            env = "MOCK_PROVIDER_CONFIG",
+            hide_env_values = true
+        )]
         config: Option<PathBuf>,
-        /// Address to bind [default: the file's `bind`, else 127.0.0.1].
-        #[arg(long)]
+        /// IP address to listen on, without a port (e.g. 0.0.0.0 or ::1); a
+        /// non-loopback address needs `[admin] secret` or `[admin] enabled =
+        /// false` [default: the file's `bind`, else 127.0.0.1].
+        #[arg(long, value_name = "ADDR")]
         bind: Option<IpAddr>,
-        /// Port; 0 picks a free one [default: the file's `port`, else 9400].
+        /// Port to listen on; 0 picks a free one (the ready line shows it)
+        /// [default: the file's `port`, else 9400].
         #[arg(long)]
         port: Option<u16>,
-        /// Serve HTTPS with a generated CA and a certificate for
-        /// localhost, 127.0.0.1 and ::1.
+        /// Serve HTTPS (overrides the file's `[tls] enabled`) with a
+        /// certificate for localhost, 127.0.0.1 and ::1 signed by a CA
+        /// generated at start; use --ca-out to let clients trust it.
         #[arg(long)]
         tls: bool,
-        /// Write the generated CA certificate (PEM) here (implies --tls).
+        /// Write the generated CA certificate (PEM) here for clients to
+        /// trust; implies --tls.
         #[arg(long, value_name = "PATH")]
         ca_out: Option<PathBuf>,
-        /// Serve this PEM certificate chain instead (with --tls-key).
+        /// Serve this PEM certificate chain instead of a generated one;
+        /// requires --tls-key, implies --tls.
         #[arg(long, value_name = "FILE", requires = "tls_key")]
         tls_cert: Option<PathBuf>,
-        /// The private key of --tls-cert.
+        /// The PEM private key of --tls-cert; requires --tls-cert.
         #[arg(long, value_name = "FILE", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
     },
-    /// Check a configuration file and exit (0 when it is usable).
+    /// Check a configuration file, keys and TLS files included, and exit:
+    /// 0 when usable, 2 when not (the reason on stderr).
     CheckConfig {
-        /// The file.
+        /// The TOML configuration file to check (the format of `serve
+        /// --config`).
+        #[arg(value_name = "FILE")]
         config: PathBuf,
     },
 }
