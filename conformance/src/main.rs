@@ -20,7 +20,8 @@ use conformance::{
 #[command(
     name = "mcp-auth-conformance",
     version,
-    about = "Drives an MCP server through OAuth resource-server conformance scenarios"
+    about = "Drives an MCP server through OAuth resource-server conformance scenarios",
+    after_help = "Exit codes: 0 every MUST scenario passed; 1 a MUST scenario failed or could not be judged; 2 usage or configuration error; 130 interrupted, 143 terminated.\nThe scenario catalogue: `mcp-auth-conformance list` or docs/scenarios.md."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -38,7 +39,8 @@ enum Command {
         /// 127.0.0.1); it needs issuers `trusted`, `other` and `upstream`.
         #[arg(long, value_name = "URL")]
         provider: Option<String>,
-        /// The standalone provider's admin secret.
+        /// The admin secret of the --provider (its `[admin] secret`);
+        /// ignored without --provider.
         #[arg(
             long,
             value_name = "SECRET",
@@ -46,13 +48,15 @@ enum Command {
             hide_env_values = true
         )]
         provider_admin_secret: Option<String>,
-        /// More scenario directories (besides the built-in ones).
+        /// More scenario directories, besides the built-in ones
+        /// (repeatable).
         #[arg(long = "scenarios", value_name = "DIR")]
         scenarios: Vec<PathBuf>,
         /// Only scenarios whose id matches (glob with * and ?; repeatable).
         #[arg(long, value_name = "GLOB")]
         only: Vec<String>,
-        /// The MCP spec version to hold the server to.
+        /// The MCP spec version to hold the server to: 2025-06-18,
+        /// 2025-11-25 or 2026-07-28.
         #[arg(long, value_name = "VERSION", default_value = "2025-11-25", value_parser = parse_version)]
         spec_version: SpecVersion,
         /// Write a JUnit XML report here.
@@ -65,16 +69,18 @@ enum Command {
         /// comment).
         #[arg(long, value_name = "FILE")]
         summary: Option<PathBuf>,
-        /// Scenario ids expected to fail (one per line, # comments).
+        /// Scenario ids expected to fail (one per line, # comments):
+        /// reported as XFAIL without failing the run.
         #[arg(long, value_name = "FILE")]
         expected_failures: Option<PathBuf>,
-        /// Timeout of every request to the server, in seconds.
+        /// Timeout of every request to the server, in seconds (at least 1).
         #[arg(long, value_name = "SECS", default_value_t = 10)]
         request_timeout: u64,
     },
     /// Print the scenario catalogue.
     List {
-        /// More scenario directories.
+        /// More scenario directories, besides the built-in ones
+        /// (repeatable).
         #[arg(long = "scenarios", value_name = "DIR")]
         scenarios: Vec<PathBuf>,
         /// Output format.

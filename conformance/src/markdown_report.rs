@@ -8,9 +8,9 @@
 //! cells and list items escape Markdown punctuation, `|` and the
 //! HTML-sensitive characters; HTML elements get entities; evidence sits in
 //! fenced code blocks whose fence is longer than any backtick run inside.
-//! The evidence is already redacted in the report. It is left out once the
-//! document nears the size of a pull-request comment (see
-//! [`EVIDENCE_BUDGET`]).
+//! The evidence is already redacted in the report. Details are left out
+//! once the document nears the size of a pull-request comment (see
+//! [`EVIDENCE_BUDGET`]); the table still names every failure.
 
 use std::fmt::Write as _;
 
@@ -18,9 +18,11 @@ use crate::evidence::Exchange;
 use crate::report::{RunReport, ScenarioResult, Verdict};
 use crate::scenario::{Severity, SpecRef};
 
-/// Evidence is written while the document is shorter than this many bytes;
-/// the rest is summed up in one line. GitHub takes 65,536 characters in a
-/// pull-request comment and 1 MiB in a job summary.
+/// The `<details>` of failures (rules quoted, evidence) are written while
+/// the document stays shorter than this many bytes; the rest are counted in
+/// one line. GitHub takes 65,536 characters in a pull-request comment and
+/// 1 MiB in a job summary; the tables after the details stay well within
+/// the difference for the built-in scenarios.
 pub const EVIDENCE_BUDGET: usize = 48_000;
 
 /// Text for Markdown inline content (table cells, list items, paragraphs):
@@ -186,7 +188,7 @@ fn code_block(text: &str) -> String {
 }
 
 /// The collapsible details of one failure (or expected failure).
-fn details(r: &ScenarioResult, with_evidence: bool) -> String {
+fn details(r: &ScenarioResult) -> String {
     let mut d = String::new();
     let _ = writeln!(
         d,
@@ -218,22 +220,16 @@ fn details(r: &ScenarioResult, with_evidence: bool) -> String {
     if let Some(remedy) = &r.remedy {
         let _ = writeln!(d, "**What to change:** {}\n", escape(remedy));
     }
-    if with_evidence {
-        if !r.evidence.is_empty() {
-            let _ = writeln!(
-                d,
-                "**Evidence** ({}, tokens redacted):\n",
-                plural(r.evidence.len(), "exchange", "exchanges")
-            );
-        }
-        for e in &r.evidence {
-            d.push_str(&code_block(&transcript(e)));
-            d.push('\n');
-        }
-    } else if !r.evidence.is_empty() {
-        d.push_str(
-            "Evidence left out to keep this summary short: see the JSON or JUnit report.\n\n",
+    if !r.evidence.is_empty() {
+        let _ = writeln!(
+            d,
+            "**Evidence** ({}, tokens redacted):\n",
+            plural(r.evidence.len(), "exchange", "exchanges")
         );
+    }
+    for e in &r.evidence {
+        d.push_str(&code_block(&transcript(e)));
+        d.push('\n');
     }
     d.push_str("</details>\n\n");
     d
@@ -248,56 +244,51 @@ fn headline(report: &RunReport, out: &mut String) {
         .filter(|r| r.verdict == Verdict::NotMeaningful && r.severity == Severity::Must)
         .count();
     let target = format!(
-        "against {} (MCP spec {})",
+        "Against {} (MCP spec {})",
         code(&report.target),
         report.spec_version
     );
+    let they = |n: usize| if n == 1 { "it does" } else { "they do" };
     if report.exit_code() == 0 {
         let _ = writeln!(
             out,
             "## ✅ MCP auth conformance: conformant (every MUST passed)\n"
         );
-        let _ = write!(out, "Every MUST scenario that applies passed {target}.");
+        let _ = write!(out, "{target}: every MUST scenario that applies passed.");
         if s.failed_should > 0 {
             let _ = write!(
                 out,
                 " {} failed: worth fixing, but {} not fail the run.",
                 plural(s.failed_should, "SHOULD scenario", "SHOULD scenarios"),
-                if s.failed_should == 1 {
-                    "it does"
-                } else {
-                    "they do"
-                }
+                they(s.failed_should)
             );
         }
         if s.expected_failures > 0 {
             let _ = write!(
                 out,
-                " {} in the baseline.",
-                plural(
-                    s.expected_failures,
-                    "expected failure is",
-                    "expected failures are"
-                )
+                " {} failed as the expected-failures file says; {} not fail the run either.",
+                plural(s.expected_failures, "scenario", "scenarios"),
+                they(s.expected_failures)
             );
         }
         out.push_str("\n\n");
     } else {
         let _ = writeln!(out, "## ❌ MCP auth conformance: not conformant\n");
-        let mut why = Vec::new();
-        if s.failed_must > 0 {
-            why.push(format!(
+        let why = match (s.failed_must, must_unproven) {
+            (f, 0) => format!(
                 "**{} failed**",
-                plural(s.failed_must, "MUST scenario", "MUST scenarios")
-            ));
-        }
-        if must_unproven > 0 {
-            why.push(format!(
+                plural(f, "MUST scenario", "MUST scenarios")
+            ),
+            (0, u) => format!(
                 "**{} could not be judged** because a positive control failed",
-                plural(must_unproven, "MUST scenario", "MUST scenarios")
-            ));
-        }
-        let _ = writeln!(out, "{} {target}.\n", why.join(" and "));
+                plural(u, "MUST scenario", "MUST scenarios")
+            ),
+            (f, u) => format!(
+                "**{} failed** and **{u} more could not be judged** because a positive control failed",
+                plural(f, "MUST scenario", "MUST scenarios")
+            ),
+        };
+        let _ = writeln!(out, "{target}: {why}.\n");
     }
 }
 
@@ -316,7 +307,7 @@ fn counts(report: &RunReport, out: &mut String) {
     }
     let _ = writeln!(
         out,
-        "| **total** | **{}** |\n\nmcp-auth-conformance {}, {:.2} s.\n",
+        "| **total** | **{}** |\n\nRun by mcp-auth-conformance {} in {:.2} s.\n",
         report.results.len(),
         escape(&report.tool_version),
         report.duration_ms as f64 / 1000.0
@@ -342,24 +333,27 @@ fn failure_table(results: &[&ScenarioResult], out: &mut String) {
     out.push('\n');
 }
 
-/// Writes the details of each result while the document is within the
-/// evidence budget; says how many were cut short.
+/// Writes the details of each result while the document stays within
+/// [`EVIDENCE_BUDGET`]; says how many were left out.
 fn all_details(results: &[&ScenarioResult], out: &mut String) {
-    let mut cut = 0;
+    let mut left_out = 0;
     for r in results {
-        let full = details(r, true);
-        if out.len() + full.len() <= EVIDENCE_BUDGET {
-            out.push_str(&full);
+        let d = details(r);
+        if left_out == 0 && out.len() + d.len() <= EVIDENCE_BUDGET {
+            out.push_str(&d);
         } else {
-            cut += 1;
-            out.push_str(&details(r, false));
+            left_out += 1;
         }
     }
-    if cut > 0 {
+    if left_out > 0 {
         let _ = writeln!(
             out,
-            "_The evidence of {} is left out to keep this summary within GitHub's size limits._\n",
-            plural(cut, "scenario", "scenarios")
+            "_Details left out for {left_out} more {} to keep this summary within GitHub's size limits: see the JSON or JUnit report._\n",
+            if left_out == 1 {
+                "scenario"
+            } else {
+                "scenarios"
+            }
         );
     }
 }
@@ -413,8 +407,8 @@ pub fn render(report: &RunReport) -> String {
     if !expected.is_empty() {
         let _ = writeln!(
             out,
-            "{} the baseline; {} not fail the run.\n",
-            plural(expected.len(), "scenario fails as", "scenarios fail as"),
+            "{} as the expected-failures file says; {} not fail the run.\n",
+            plural(expected.len(), "scenario failed", "scenarios failed"),
             if expected.len() == 1 {
                 "it does"
             } else {
@@ -439,18 +433,22 @@ pub fn render(report: &RunReport) -> String {
     if !passing_now.is_empty() {
         let _ = writeln!(
             out,
-            "**Pass now**, remove them from the expected-failures file so the baseline only shrinks: {}\n",
+            "**Expected to fail, but passed:** {}. Remove them from the expected-failures file, so the baseline only shrinks.\n",
             ids(&passing_now)
         );
     }
     if !unknown.is_empty() {
-        let _ = writeln!(out, "**Name no scenario** (a typo?): {}\n", ids(&unknown));
+        let _ = writeln!(
+            out,
+            "**In the expected-failures file, but no scenario has this id** (a typo?): {}\n",
+            ids(&unknown)
+        );
     }
 
     if !not_meaningful.is_empty() {
         let _ = writeln!(
             out,
-            "### Not meaningful ({})\n\nA positive control failed, so a refusal here would prove nothing:\n",
+            "### Not meaningful ({})\n\nNot judged, because a positive control they depend on failed:\n",
             not_meaningful.len()
         );
         brief_list(&not_meaningful, true, &mut out);
