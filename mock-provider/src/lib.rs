@@ -71,3 +71,8 @@ pub use server::{MockProvider, MockProviderBuilder, StartError};
 pub use signing_key::{SigningAlgorithm, SigningKey};
 pub use token_endpoint::TokenResponse;
 pub use token_family::RefreshPolicy;
+
+/// The README's Rust examples, compiled as doc-tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
