@@ -93,6 +93,7 @@ fn needs(s: &Scenario) -> String {
             Requirement::Upstream => "an `[upstream]` profile section",
             Requirement::Sessions => "sessions",
             Requirement::ServerLogs => "a server the suite starts",
+            Requirement::TokenStore => "`[upstream] token_store = true`",
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -101,6 +101,10 @@ pub struct UpstreamSection {
     /// Its arguments.
     #[serde(default)]
     pub arguments: serde_json::Map<String, serde_json::Value>,
+    /// The server keeps its upstream tokens in files: the suite hands it an
+    /// empty directory as `MCP_TOKEN_STORE_DIR` and checks it.
+    #[serde(default)]
+    pub token_store: bool,
 }
 
 fn default_ready_timeout() -> u64 {

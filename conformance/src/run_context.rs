@@ -37,7 +37,16 @@ pub struct RunContext {
     pub responses: Vec<(String, String)>,
     /// The MCP endpoint.
     pub url: String,
+    /// The server's own client at the upstream issuer (with `[upstream]`).
+    pub upstream_client: Option<String>,
+    /// The directory handed over as `MCP_TOKEN_STORE_DIR`.
+    pub token_store: Option<std::path::PathBuf>,
+    /// Keeps the token store directory alive for the run.
+    _token_store_dir: Option<tempfile::TempDir>,
 }
+
+/// The server's client id at the upstream issuer.
+pub const UPSTREAM_CLIENT: &str = "mcp-server-upstream";
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +60,53 @@ pub enum SetupError {
     /// A URL from the profile does not work out.
     #[error("profile: {0}")]
     Profile(String),
+}
+
+/// Creates the server's client at the upstream issuer and seeds a grant
+/// (a refresh token, no access token yet); returns the `UPSTREAM_*`
+/// environment that hands it over.
+async fn seed_upstream(
+    provider: &ProviderLink,
+    book: &mut SecretBook,
+) -> Result<BTreeMap<String, String>, String> {
+    use mock_provider::admin_api::SeedGrant;
+    use mock_provider::{ClientConfig, GrantType};
+    let upstream = provider.issuer(IssuerRole::Upstream).clone();
+    let admin = provider.admin();
+    let secret = mock_provider::secret::random_base64url(24);
+    admin
+        .create_client(
+            "upstream",
+            &ClientConfig::confidential(UPSTREAM_CLIENT, secret.clone())
+                .grant_types([GrantType::RefreshToken]),
+        )
+        .await
+        .map_err(|e| format!("cannot create the server's upstream client: {e}"))?;
+    let grant = admin
+        .seed_grant(
+            "upstream",
+            &SeedGrant {
+                client_id: UPSTREAM_CLIENT.to_owned(),
+                subject: Some("alice".to_owned()),
+                scope: None,
+                resources: Vec::new(),
+            },
+        )
+        .await
+        .map_err(|e| format!("cannot seed the server's upstream grant: {e}"))?;
+    book.add(&secret, "upstream client secret");
+    book.add(&grant.refresh_token, "upstream refresh token");
+    Ok(BTreeMap::from([
+        ("UPSTREAM_ISSUER".to_owned(), upstream.issuer.clone()),
+        (
+            "UPSTREAM_TOKEN_URL".to_owned(),
+            upstream.token_endpoint.clone(),
+        ),
+        ("UPSTREAM_CLIENT_ID".to_owned(), UPSTREAM_CLIENT.to_owned()),
+        ("UPSTREAM_CLIENT_SECRET".to_owned(), secret),
+        ("UPSTREAM_REFRESH_TOKEN".to_owned(), grant.refresh_token),
+        ("UPSTREAM_API_URL".to_owned(), upstream.upstream_api.clone()),
+    ]))
 }
 
 /// RFC 9728 3.1: the metadata location inserts the well-known suffix
@@ -111,6 +167,26 @@ impl RunContext {
         }
 
         let mut book = SecretBook::default();
+        let upstream_env = if profile.upstream.is_some() {
+            Some(
+                seed_upstream(&provider, &mut book)
+                    .await
+                    .map_err(SetupError::Profile)?,
+            )
+        } else {
+            None
+        };
+        // An empty private directory for the server's token files.
+        let token_store_dir = if profile.upstream.as_ref().is_some_and(|u| u.token_store) {
+            Some(
+                tempfile::Builder::new()
+                    .prefix("mcp-token-store-")
+                    .tempdir()
+                    .map_err(SetupError::Port)?,
+            )
+        } else {
+            None
+        };
         let server = match &profile.server.command {
             None => None,
             Some(command) => {
@@ -133,6 +209,13 @@ impl RunContext {
                         secret.to_owned(),
                     );
                     book.add(secret, "introspection client secret");
+                }
+                env.extend(upstream_env.clone().unwrap_or_default());
+                if let Some(dir) = &token_store_dir {
+                    env.insert(
+                        "MCP_TOKEN_STORE_DIR".to_owned(),
+                        dir.path().display().to_string(),
+                    );
                 }
                 for (k, v) in &profile.server.env {
                     env.insert(k.clone(), fill(v));
@@ -172,8 +255,32 @@ impl RunContext {
             vars,
             book,
             responses: Vec::new(),
+            upstream_client: upstream_env.map(|_| UPSTREAM_CLIENT.to_owned()),
+            token_store: token_store_dir.as_ref().map(|d| d.path().to_owned()),
+            _token_store_dir: token_store_dir,
             url,
         })
+    }
+
+    /// A fresh upstream grant for the server (the provider was reset), and
+    /// a restart so the server picks it up.
+    pub async fn reseed_upstream(&mut self) -> Result<(), String> {
+        let env = seed_upstream(&self.provider, &mut self.book).await?;
+        // A new grant: what the store holds belongs to the old one.
+        if let Some(dir) = &self.token_store
+            && let Ok(entries) = std::fs::read_dir(dir)
+        {
+            for e in entries.flatten() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        if let Some(server) = self.server.as_mut() {
+            for (k, v) in &env {
+                server.set_env(k, v);
+            }
+            server.restart().await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     /// Stops the server, if the suite started it.

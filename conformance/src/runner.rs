@@ -122,6 +122,8 @@ fn skip_reason(ctx: &RunContext, s: &Scenario) -> Option<String> {
                 .server
                 .is_none()
                 .then_some("a server the suite starts (server.command), to read its output"),
+            Requirement::TokenStore => (ctx.token_store.is_none() || ctx.server.is_none())
+                .then_some("`[upstream] token_store = true` and a server the suite starts"),
         };
         if let Some(m) = missing {
             return Some(format!("needs {m}"));
@@ -174,7 +176,12 @@ pub async fn run(
         } else {
             let mut note = None;
             let _ = ctx.provider.admin().reset().await;
-            if let Some(server) = ctx.server.as_mut()
+            if s.requires.contains(&Requirement::Upstream) {
+                // The reset took the server's upstream grant: a new one.
+                if let Err(e) = ctx.reseed_upstream().await {
+                    note = Some(format!("suite error: {e}"));
+                }
+            } else if let Some(server) = ctx.server.as_mut()
                 && (s.fresh_server || !server.is_running())
                 && let Err(e) = server.restart().await
             {

@@ -83,6 +83,8 @@ pub enum Requirement {
     Sessions,
     /// The suite starts the server (it reads its logs).
     ServerLogs,
+    /// `[upstream] token_store = true`.
+    TokenStore,
 }
 
 /// The issuers the suite's provider runs.
@@ -299,10 +301,96 @@ pub struct LeakScanStep {
     pub scope: LeakScope,
 }
 
+/// `kind = "fault"`: a fault rule at the suite's provider, for the rest
+/// of the scenario (the provider is reset before the next one). At the
+/// `upstream` issuer the rule matches the server's own upstream client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultStep {
+    /// Which issuer (default: upstream).
+    #[serde(default = "upstream_role")]
+    pub issuer: IssuerRole,
+    /// `token`, `upstream`, `jwks`... (mock-provider's fault endpoints).
+    pub endpoint: String,
+    /// Only for this grant type.
+    #[serde(default)]
+    pub grant_type: Option<String>,
+    /// Fire for the next N matching requests (absent: all).
+    #[serde(default)]
+    pub times: Option<u64>,
+    /// The action: `{ kind = "refresh_barrier", parties = 5 }` and the other
+    /// fault kinds of mock-provider.
+    pub action: Map<String, Value>,
+}
+
+fn upstream_role() -> IssuerRole {
+    IssuerRole::Upstream
+}
+
+/// `kind = "concurrent"`: the same MCP call `count` times at once on one
+/// session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConcurrentStep {
+    /// How many (2-50).
+    pub count: usize,
+    /// The call.
+    pub call: McpCall,
+    /// The minted token to send.
+    pub token: String,
+    /// What every answer must look like.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// What the provider's ledger must show about the server's upstream client
+/// since the scenario began.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerExpect {
+    /// Successful refresh_token grants, exactly.
+    #[serde(default)]
+    pub refresh_grants: Option<u64>,
+    /// refresh_token requests, at most.
+    #[serde(default)]
+    pub max_refresh_requests: Option<u64>,
+    /// Presentations of a consumed refresh token, exactly.
+    #[serde(default)]
+    pub reuse_detected: Option<u64>,
+    /// Upstream API requests, at least.
+    #[serde(default)]
+    pub min_upstream_requests: Option<u64>,
+    /// Every upstream API request carried a token the upstream issuer gave
+    /// the server's own client (never a forwarded inbound token).
+    #[serde(default)]
+    pub upstream_tokens_are_the_servers: bool,
+}
+
+/// `kind = "ledger"`: checks the provider's records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerStep {
+    /// What must hold.
+    pub expect: LedgerExpect,
+}
+
 /// A step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Step {
+    /// Add a fault rule.
+    Fault(FaultStep),
+    /// Concurrent MCP calls.
+    Concurrent(ConcurrentStep),
+    /// The server's upstream access tokens stop working now.
+    ExpireUpstreamTokens(NoFields),
+    /// Check the provider's ledger.
+    Ledger(LedgerStep),
+    /// Stop the server and start it again (same environment, same token
+    /// store).
+    RestartServer(NoFields),
+    /// Check the token store's files.
+    TokenStore(TokenStoreStep),
     /// Mint a token.
     Mint(MintStep),
     /// Rotate an issuer's key.
@@ -316,6 +404,30 @@ pub enum Step {
     /// Scan for leaked secrets.
     LeakScan(LeakScanStep),
 }
+
+/// `kind = "token_store"`: the server's token files are private.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenStoreStep {
+    /// Most permissive mode a file may have (default 0o600).
+    #[serde(default = "file_mode")]
+    pub max_file_mode: u32,
+    /// Most permissive mode a directory may have (default 0o700).
+    #[serde(default = "dir_mode")]
+    pub max_dir_mode: u32,
+}
+
+fn file_mode() -> u32 {
+    0o600
+}
+fn dir_mode() -> u32 {
+    0o700
+}
+
+/// A step without fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}
 
 /// An expected status: one code, several, or a class like `4xx`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -564,6 +676,15 @@ impl Scenario {
                         }
                         sessions.insert(s.clone());
                     }
+                }
+                Step::Concurrent(c) if c.count < 2 || c.count > 50 => {
+                    return Err(format!("step[{i}].count: must be 2-50"));
+                }
+                Step::Concurrent(c) if !tokens.contains(&c.token) => {
+                    return Err(format!(
+                        "step[{i}].token: `{}` is not minted by an earlier step",
+                        c.token
+                    ));
                 }
                 Step::SessionIds(s) if s.count < 2 || s.count > 50 => {
                     return Err(format!("step[{i}].count: must be 2-50"));

@@ -13,10 +13,11 @@ use crate::expectation;
 use crate::mcp_client::{Answer, McpRequest};
 use crate::run_context::RunContext;
 use crate::scenario::{
-    HttpStep, LeakScanStep, LeakScope, McpCall, McpStep, MintStep, RotateKeysStep, Scenario,
-    SessionIdsStep, Step,
+    ConcurrentStep, FaultStep, HttpStep, IssuerRole, LeakScanStep, LeakScope, LedgerExpect,
+    McpCall, McpStep, MintStep, RotateKeysStep, Scenario, SessionIdsStep, Step,
 };
 use crate::template::Vars;
+use mock_provider::FaultRule;
 
 /// Why a scenario did not pass.
 #[derive(Debug, Clone)]
@@ -81,6 +82,17 @@ impl ScenarioRun<'_> {
             Step::Http(h) => self.http(h).await,
             Step::SessionIds(s) => self.session_ids(s).await,
             Step::LeakScan(l) => self.leak_scan(l),
+            Step::Fault(f) => self.fault(f).await,
+            Step::Concurrent(c) => self.concurrent(c).await,
+            Step::ExpireUpstreamTokens(_) => self.expire_upstream().await,
+            Step::Ledger(l) => self.ledger(&l.expect).await,
+            Step::RestartServer(_) => match self.ctx.server.as_mut() {
+                Some(server) => server.restart().await.map_err(|e| e.to_string()),
+                None => {
+                    Err("scenario error: only a server the suite starts can be restarted".into())
+                }
+            },
+            Step::TokenStore(t) => self.token_store(t),
         }
     }
 
@@ -313,13 +325,248 @@ impl ScenarioRun<'_> {
         expectation::judge_session_ids(&ids, s.min_length)
     }
 
+    fn upstream_client(&self) -> Result<String, String> {
+        self.ctx
+            .upstream_client
+            .clone()
+            .ok_or_else(|| "scenario error: needs an [upstream] profile section".to_owned())
+    }
+
+    async fn fault(&mut self, f: &FaultStep) -> Result<(), String> {
+        let mut rule = f.action.clone();
+        rule.insert("endpoint".into(), json!(f.endpoint));
+        rule.insert("issuer".into(), json!(f.issuer.name()));
+        if let Some(g) = &f.grant_type {
+            rule.insert("grant_type".into(), json!(g));
+        }
+        if let Some(t) = f.times {
+            rule.insert("times".into(), json!(t));
+        }
+        if f.issuer == IssuerRole::Upstream {
+            rule.insert("client_id".into(), json!(self.upstream_client()?));
+        }
+        let rule: FaultRule = serde_json::from_value(Value::Object(rule))
+            .map_err(|e| format!("scenario error: fault rule: {e}"))?;
+        self.ctx
+            .provider
+            .admin()
+            .add_fault(&rule)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("scenario error: the provider refused the fault rule: {e}"))
+    }
+
+    async fn concurrent(&mut self, c: &ConcurrentStep) -> Result<(), String> {
+        let step = McpStep {
+            call: c.call,
+            tool: None,
+            arguments: Default::default(),
+            token: Some(c.token.clone()),
+            authorization: None,
+            query: Default::default(),
+            session: None,
+            save_session: None,
+            expect: c.expect.clone(),
+        };
+        let authorization = self.authorization(&step)?;
+        let client = self.ctx.client.clone();
+        let (hello, session) = client.handshake(authorization.as_deref(), &[]).await;
+        self.record(&hello.raw);
+        if !(200..300).contains(&hello.status()) {
+            return expectation::check(&c.expect, &hello, &self.vars, client.http()).await;
+        }
+        let mut calls = Vec::new();
+        for _ in 0..c.count {
+            let req = McpRequest {
+                message: self.message(&step)?,
+                authorization: authorization.clone(),
+                query: Vec::new(),
+                session: session.clone(),
+                protocol_header: true,
+            };
+            let client = client.clone();
+            calls.push(tokio::spawn(async move { client.send(&req).await }));
+        }
+        let mut answers = Vec::new();
+        for call in calls {
+            answers.push(call.await.map_err(|e| format!("suite error: {e}"))?);
+        }
+        for a in &answers {
+            self.record(&a.raw);
+        }
+        for (i, a) in answers.iter().enumerate() {
+            expectation::check(&c.expect, a, &self.vars, client.http())
+                .await
+                .map_err(|e| format!("call {} of {}: {e}", i + 1, c.count))?;
+        }
+        Ok(())
+    }
+
+    fn token_store(&mut self, t: &crate::scenario::TokenStoreStep) -> Result<(), String> {
+        let dir = self
+            .ctx
+            .token_store
+            .clone()
+            .ok_or("scenario error: needs `[upstream] token_store = true`")?;
+        let mode = |p: &std::path::Path| -> Result<u32, String> {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::metadata(p)
+                    .map(|m| m.permissions().mode() & 0o777)
+                    .map_err(|e| format!("{}: {e}", p.display()))
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = p;
+                Ok(0)
+            }
+        };
+        let mut files = 0;
+        let mut stack = vec![dir.clone()];
+        while let Some(d) = stack.pop() {
+            let m = mode(&d)?;
+            if m & !t.max_dir_mode != 0 {
+                return Err(format!(
+                    "token store directory {} has mode {m:o}; at most {:o} (owner only)",
+                    d.display(),
+                    t.max_dir_mode
+                ));
+            }
+            for e in std::fs::read_dir(&d)
+                .map_err(|e| format!("{}: {e}", d.display()))?
+                .flatten()
+            {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    files += 1;
+                    let m = mode(&p)?;
+                    if m & !t.max_file_mode != 0 {
+                        return Err(format!(
+                            "token file {} has mode {m:o}; at most {:o} (owner read/write only)",
+                            p.display(),
+                            t.max_file_mode
+                        ));
+                    }
+                }
+            }
+        }
+        if files == 0 {
+            return Err(format!(
+                "the server wrote no token file into MCP_TOKEN_STORE_DIR ({})",
+                dir.display()
+            ));
+        }
+        Ok(())
+    }
+
+    async fn expire_upstream(&mut self) -> Result<(), String> {
+        let client = self.upstream_client()?;
+        self.ctx
+            .provider
+            .admin()
+            .expire_access_tokens("upstream", &client)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("suite error: {e}"))
+    }
+
+    async fn ledger(&mut self, expect: &LedgerExpect) -> Result<(), String> {
+        let client = self.upstream_client()?;
+        let admin = self.ctx.provider.admin();
+        let counters = admin
+            .counters()
+            .await
+            .map_err(|e| format!("suite error: {e}"))?;
+        let c = counters
+            .get("upstream")
+            .and_then(|m| m.get(&client))
+            .cloned()
+            .unwrap_or_default();
+        let seen = format!(
+            "the provider saw {} refresh request(s), {} refresh grant(s), {} reuse(s) of a consumed refresh token, {} invalid_grant answer(s), {} upstream API request(s)",
+            c.refresh_requests,
+            c.refresh_grants,
+            c.reuse_detected,
+            c.invalid_grant,
+            c.upstream_requests
+        );
+        if let Some(n) = expect.refresh_grants
+            && c.refresh_grants != n
+        {
+            return Err(format!("expected exactly {n} refresh grant(s): {seen}"));
+        }
+        if let Some(n) = expect.max_refresh_requests
+            && c.refresh_requests > n
+        {
+            return Err(format!("expected at most {n} refresh request(s): {seen}"));
+        }
+        if let Some(n) = expect.reuse_detected
+            && c.reuse_detected != n
+        {
+            return Err(format!(
+                "expected {n} reuse(s) of a consumed refresh token: {seen}"
+            ));
+        }
+        if let Some(n) = expect.min_upstream_requests
+            && c.upstream_requests < n
+        {
+            return Err(format!(
+                "expected at least {n} upstream API request(s): {seen}"
+            ));
+        }
+        if expect.upstream_tokens_are_the_servers {
+            let entries = admin
+                .ledger(&mock_provider::ledger::LedgerFilter {
+                    issuer: Some("upstream".to_owned()),
+                    endpoint: Some(mock_provider::Endpoint::Upstream),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| format!("suite error: {e}"))?;
+            let upstream_issuer = self
+                .vars
+                .get("upstream_issuer")
+                .unwrap_or_default()
+                .to_owned();
+            if entries.is_empty() {
+                return Err("the server never called the upstream API".to_owned());
+            }
+            for e in entries {
+                let Some(o) = e.upstream else { continue };
+                if o.token_issuer.as_deref() != Some(upstream_issuer.as_str())
+                    || o.token_client_id.as_deref() != Some(client.as_str())
+                {
+                    return Err(format!(
+                        "the upstream API received a token issued by {} to client {}, not the server's own token from {upstream_issuer} (client {client})",
+                        o.token_issuer.as_deref().unwrap_or("nobody known"),
+                        o.token_client_id.as_deref().unwrap_or("unknown")
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn leak_scan(&mut self, l: &LeakScanStep) -> Result<(), String> {
         let book = &self.ctx.book;
+        // Upstream access tokens never pass through the suite's hands: they
+        // are recognised by their issuer.
+        let upstream_issuer = self
+            .vars
+            .get("upstream_issuer")
+            .unwrap_or_default()
+            .to_owned();
         match l.scope {
             LeakScope::Responses => {
                 let mut found = Vec::new();
                 for (request, text) in &self.ctx.responses {
-                    let labels = book.found_in(text);
+                    let mut labels = book.found_in(text);
+                    if upstream_tokens_in(text, &upstream_issuer) > 0 {
+                        labels.push("an upstream access token".to_owned());
+                    }
                     if !labels.is_empty() {
                         found.push(format!(
                             "{} in the answer to {}",
@@ -346,7 +593,10 @@ impl ScenarioRun<'_> {
                     );
                 };
                 let logs = server.logs();
-                let labels = book.found_in(&logs);
+                let mut labels = book.found_in(&logs);
+                if upstream_tokens_in(&logs, &upstream_issuer) > 0 {
+                    labels.push("an upstream access token".to_owned());
+                }
                 if labels.is_empty() {
                     Ok(())
                 } else {
@@ -364,4 +614,26 @@ impl ScenarioRun<'_> {
             }
         }
     }
+}
+
+/// How many JWTs issued by `issuer` appear in `text`.
+fn upstream_tokens_in(text: &str, issuer: &str) -> usize {
+    use base64::Engine as _;
+    if issuer.is_empty() {
+        return 0;
+    }
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .filter(|w| w.len() > 40 && w.matches('.').count() == 2)
+        .filter(|w| {
+            w.split('.')
+                .nth(1)
+                .and_then(|p| {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD
+                        .decode(p)
+                        .ok()
+                })
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .is_some_and(|claims| claims.get("iss").and_then(Value::as_str) == Some(issuer))
+        })
+        .count()
 }

@@ -194,6 +194,11 @@ impl TargetServer {
         }
     }
 
+    /// Changes one environment variable for the next (re)start.
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.spec.env.insert(name.to_owned(), value.to_owned());
+    }
+
     /// Whether it is still running.
     pub fn is_running(&mut self) -> bool {
         self.child
