@@ -9,3 +9,5 @@ else
   echo "npm not found: the Node baseline is skipped" >&2
 fi
 cargo bench -p mock-provider --bench provider
+cargo build --release -p reference-server
+cargo bench -p conformance --bench suite
