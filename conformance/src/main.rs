@@ -73,6 +73,11 @@ enum Command {
         /// reported as XFAIL without failing the run.
         #[arg(long, value_name = "FILE")]
         expected_failures: Option<PathBuf>,
+        /// Run the embedded provider over HTTPS (a CA made at start); the
+        /// server gets the CA in SSL_CERT_FILE, NODE_EXTRA_CA_CERTS and
+        /// REQUESTS_CA_BUNDLE.
+        #[arg(long, conflicts_with = "provider")]
+        tls: bool,
         /// Timeout of every request to the server, in seconds (at least 1).
         #[arg(long, value_name = "SECS", default_value_t = 10)]
         request_timeout: u64,
@@ -119,6 +124,7 @@ fn main() -> ExitCode {
             json,
             summary,
             expected_failures,
+            tls,
             request_timeout,
         } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -140,6 +146,7 @@ fn main() -> ExitCode {
                     json,
                     summary,
                     expected_failures,
+                    tls,
                     request_timeout: Duration::from_secs(request_timeout.max(1)),
                 };
                 tokio::select! {
@@ -184,6 +191,7 @@ struct RunArgs {
     json: Option<PathBuf>,
     summary: Option<PathBuf>,
     expected_failures: Option<PathBuf>,
+    tls: bool,
     request_timeout: Duration,
 }
 
@@ -224,7 +232,7 @@ async fn run(args: RunArgs) -> ExitCode {
     let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
     let provider = match &args.provider {
         Some(url) => ProviderLink::remote(url, args.provider_admin_secret.clone()).await,
-        None => ProviderLink::embedded(&scope_refs).await,
+        None => ProviderLink::embedded_with(&scope_refs, args.tls).await,
     };
     let provider = match provider {
         Ok(p) => p,

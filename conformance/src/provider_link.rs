@@ -55,9 +55,19 @@ impl ProviderLink {
     /// Starts the embedded provider with the three issuers; `extra_scopes`
     /// are the profile's scopes beyond the defaults.
     pub async fn embedded(extra_scopes: &[&str]) -> Result<Self, ProviderError> {
+        Self::embedded_with(extra_scopes, false).await
+    }
+
+    /// Like [`embedded`](Self::embedded); with `tls` the provider serves
+    /// HTTPS from a CA made at start ([`ca_pem`](Self::ca_pem)).
+    pub async fn embedded_with(extra_scopes: &[&str], tls: bool) -> Result<Self, ProviderError> {
         let secret = mock_provider::secret::random_base64url(24);
         let issuer = |name: &str| IssuerConfig::new(name).scopes_supported(scopes(extra_scopes));
-        let provider = MockProvider::builder()
+        let mut builder = MockProvider::builder();
+        if tls {
+            builder = builder.tls();
+        }
+        let provider = builder
             .issuer(
                 issuer("trusted").client(
                     ClientConfig::confidential(INTROSPECTION_CLIENT, secret.clone())
@@ -68,7 +78,16 @@ impl ProviderLink {
             .issuer(issuer("upstream").signing_algorithm(SigningAlgorithm::Es256))
             .start()
             .await?;
-        let admin = provider.admin();
+        let mut admin = provider.admin();
+        if let Some(ca) = provider.ca_pem() {
+            let http = reqwest::Certificate::from_pem(ca.as_bytes())
+                .and_then(|c| reqwest::Client::builder().tls_certs_only([c]).build())
+                .map_err(|e| ProviderError::Remote {
+                    url: provider.base_url().to_owned(),
+                    reason: format!("cannot trust the provider's CA: {e}"),
+                })?;
+            admin = admin.with_http(http);
+        }
         let issuers = admin.issuers().await.map_err(|e| ProviderError::Remote {
             url: provider.base_url().to_owned(),
             reason: e.to_string(),
@@ -128,6 +147,11 @@ impl ProviderLink {
     /// The introspection client's secret (embedded provider only).
     pub fn introspection_secret(&self) -> Option<&str> {
         (!self.introspection_secret.is_empty()).then_some(self.introspection_secret.as_str())
+    }
+
+    /// The CA the embedded provider's certificate chains to, in TLS mode.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.embedded.as_ref().and_then(|p| p.ca_pem())
     }
 
     /// Whether the provider runs in this process.

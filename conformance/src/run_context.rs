@@ -211,6 +211,18 @@ impl RunContext {
                     book.add(secret, "introspection client secret");
                 }
                 env.extend(upstream_env.clone().unwrap_or_default());
+                // TLS mode: the server must trust the provider's CA; these
+                // are the variables OpenSSL, rustls, Node and Python read.
+                if let Some(ca) = provider.ca_pem() {
+                    let path = std::env::temp_dir().join(format!(
+                        "mcp-auth-conformance-ca-{}.pem",
+                        std::process::id()
+                    ));
+                    std::fs::write(&path, ca).map_err(SetupError::Port)?;
+                    for var in ["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE"] {
+                        env.insert(var.to_owned(), path.display().to_string());
+                    }
+                }
                 if let Some(dir) = &token_store_dir {
                     env.insert(
                         "MCP_TOKEN_STORE_DIR".to_owned(),
