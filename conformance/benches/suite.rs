@@ -34,7 +34,7 @@ fn main() {
     std::fs::write(
         &profile,
         format!(
-            "[server]\nurl = \"http://127.0.0.1:{{port}}/mcp\"\ncommand = [{:?}]\n[auth]\nscope = \"mcp:tools\"\n[permission]\ntool = \"admin_reset\"\nscope = \"mcp:admin\"\n[upstream]\ntool = \"fetch_upstream\"\ntoken_store = true\n",
+            "[server]\nurl = \"http://127.0.0.1:{{port}}/mcp\"\ncommand = [{:?}]\n[auth]\nscope = \"mcp:tools\"\n[permission]\ntool = \"admin_reset\"\nscope = \"mcp:admin\"\n[upstream]\ntool = \"fetch_upstream\"\ntoken_store = true\ntenants = true\n",
             server.display().to_string()
         ),
     )

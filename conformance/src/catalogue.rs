@@ -94,6 +94,7 @@ fn needs(s: &Scenario) -> String {
             Requirement::Sessions => "sessions",
             Requirement::ServerLogs => "a server the suite starts",
             Requirement::TokenStore => "`[upstream] token_store = true`",
+            Requirement::Tenants => "`[upstream] tenants = true`",
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -140,6 +140,28 @@ pub async fn check(
             _ => {}
         }
     }
+    if let Some(wanted) = &expect.result_contains {
+        let wanted = render(vars, wanted)?;
+        let text: String = answer
+            .jsonrpc
+            .as_ref()
+            .and_then(|r| r.pointer("/result/content"))
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i.get("text").and_then(Value::as_str))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default();
+        if !text.contains(&wanted) {
+            return Err(format!(
+                "expected the tool result to contain `{wanted}`, got `{}`",
+                cut(&text)
+            ));
+        }
+    }
     if !expect.json.is_empty() || !expect.json_contains.is_empty() {
         let doc: Value = serde_json::from_str(&answer.raw.body)
             .map_err(|_| format!("expected a JSON body, got `{}`", cut(&answer.raw.body)))?;

@@ -105,6 +105,10 @@ pub struct UpstreamSection {
     /// empty directory as `MCP_TOKEN_STORE_DIR` and checks it.
     #[serde(default)]
     pub token_store: bool,
+    /// The server holds one upstream grant per user: the suite hands over
+    /// `UPSTREAM_REFRESH_TOKENS` (subject -> refresh token, JSON).
+    #[serde(default)]
+    pub tenants: bool,
 }
 
 fn default_ready_timeout() -> u64 {

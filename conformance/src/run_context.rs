@@ -68,6 +68,7 @@ pub enum SetupError {
 async fn seed_upstream(
     provider: &ProviderLink,
     book: &mut SecretBook,
+    tenants: bool,
 ) -> Result<BTreeMap<String, String>, String> {
     use mock_provider::admin_api::SeedGrant;
     use mock_provider::{ClientConfig, GrantType};
@@ -82,21 +83,41 @@ async fn seed_upstream(
         )
         .await
         .map_err(|e| format!("cannot create the server's upstream client: {e}"))?;
-    let grant = admin
-        .seed_grant(
-            "upstream",
-            &SeedGrant {
-                client_id: UPSTREAM_CLIENT.to_owned(),
-                subject: Some("alice".to_owned()),
-                scope: None,
-                resources: Vec::new(),
-            },
-        )
-        .await
-        .map_err(|e| format!("cannot seed the server's upstream grant: {e}"))?;
+    let mut grants = BTreeMap::new();
+    let users: &[&str] = if tenants {
+        &["alice", "bob"]
+    } else {
+        &["alice"]
+    };
+    for user in users {
+        let grant = admin
+            .seed_grant(
+                "upstream",
+                &SeedGrant {
+                    client_id: UPSTREAM_CLIENT.to_owned(),
+                    subject: Some((*user).to_owned()),
+                    scope: None,
+                    resources: Vec::new(),
+                },
+            )
+            .await
+            .map_err(|e| format!("cannot seed the server's upstream grant: {e}"))?;
+        book.add(
+            &grant.refresh_token,
+            &format!("upstream refresh token of {user}"),
+        );
+        grants.insert((*user).to_owned(), grant.refresh_token);
+    }
     book.add(&secret, "upstream client secret");
-    book.add(&grant.refresh_token, "upstream refresh token");
-    Ok(BTreeMap::from([
+    let mut env = BTreeMap::new();
+    if tenants {
+        env.insert(
+            "UPSTREAM_REFRESH_TOKENS".to_owned(),
+            serde_json::to_string(&grants).unwrap_or_default(),
+        );
+    }
+    let grant_refresh_token = grants.remove("alice").unwrap_or_default();
+    env.extend(BTreeMap::from([
         ("UPSTREAM_ISSUER".to_owned(), upstream.issuer.clone()),
         (
             "UPSTREAM_TOKEN_URL".to_owned(),
@@ -104,9 +125,10 @@ async fn seed_upstream(
         ),
         ("UPSTREAM_CLIENT_ID".to_owned(), UPSTREAM_CLIENT.to_owned()),
         ("UPSTREAM_CLIENT_SECRET".to_owned(), secret),
-        ("UPSTREAM_REFRESH_TOKEN".to_owned(), grant.refresh_token),
+        ("UPSTREAM_REFRESH_TOKEN".to_owned(), grant_refresh_token),
         ("UPSTREAM_API_URL".to_owned(), upstream.upstream_api.clone()),
-    ]))
+    ]));
+    Ok(env)
 }
 
 /// RFC 9728 3.1: the metadata location inserts the well-known suffix
@@ -167,9 +189,10 @@ impl RunContext {
         }
 
         let mut book = SecretBook::default();
+        let tenants = profile.upstream.as_ref().is_some_and(|u| u.tenants);
         let upstream_env = if profile.upstream.is_some() {
             Some(
-                seed_upstream(&provider, &mut book)
+                seed_upstream(&provider, &mut book, tenants)
                     .await
                     .map_err(SetupError::Profile)?,
             )
@@ -277,7 +300,8 @@ impl RunContext {
     /// A fresh upstream grant for the server (the provider was reset), and
     /// a restart so the server picks it up.
     pub async fn reseed_upstream(&mut self) -> Result<(), String> {
-        let env = seed_upstream(&self.provider, &mut self.book).await?;
+        let tenants = self.profile.upstream.as_ref().is_some_and(|u| u.tenants);
+        let env = seed_upstream(&self.provider, &mut self.book, tenants).await?;
         // A new grant: what the store holds belongs to the old one.
         if let Some(dir) = &self.token_store
             && let Ok(entries) = std::fs::read_dir(dir)

@@ -124,6 +124,8 @@ fn skip_reason(ctx: &RunContext, s: &Scenario) -> Option<String> {
                 .then_some("a server the suite starts (server.command), to read its output"),
             Requirement::TokenStore => (ctx.token_store.is_none() || ctx.server.is_none())
                 .then_some("`[upstream] token_store = true` and a server the suite starts"),
+            Requirement::Tenants => (!ctx.profile.upstream.as_ref().is_some_and(|u| u.tenants))
+                .then_some("`[upstream] tenants = true`"),
         };
         if let Some(m) = missing {
             return Some(format!("needs {m}"));

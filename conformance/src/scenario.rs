@@ -85,6 +85,8 @@ pub enum Requirement {
     ServerLogs,
     /// `[upstream] token_store = true`.
     TokenStore,
+    /// `[upstream] tenants = true`.
+    Tenants,
 }
 
 /// The issuers the suite's provider runs.
@@ -515,6 +517,9 @@ pub struct Expect {
     /// The JSON-RPC outcome.
     #[serde(default)]
     pub jsonrpc: Option<JsonRpcOutcome>,
+    /// The JSON-RPC result's text must contain this (template).
+    #[serde(default)]
+    pub result_contains: Option<String>,
     /// JSON pointer -> expected string value (template).
     #[serde(default)]
     pub json: BTreeMap<String, String>,
