@@ -462,10 +462,7 @@ async fn mint(
     };
     faults.token_overrides.push(requested);
     faults.token_overrides.extend(req.token_override);
-    issuer
-        .grants()
-        .families
-        .add_access_token(None, &claims.jti, &client_id, &subject, claims.exp);
+    issuer.grants().record_access_token(None, &claims, now);
     let access_token = issuer.issue_access_token(&claims, &faults, now);
     let payload = crate::jws::DecodedJws::parse(&access_token)
         .map(|j| j.payload)

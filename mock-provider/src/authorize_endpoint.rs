@@ -37,11 +37,11 @@ pub async fn authorize_handler(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Response {
-    let issuer = match state.issuer(&name) {
-        Ok(i) => i,
+    let mut ex = match Exchange::start(state, &name, Endpoint::Authorize) {
+        Ok(ex) => ex,
         Err(not_found) => return not_found,
     };
-    let mut ex = Exchange::begin(state, issuer.clone(), Endpoint::Authorize);
+    let issuer = ex.issuer.clone();
     let params = if method == Method::POST {
         RequestParams::from_form_body(&headers, body).await
     } else {

@@ -51,12 +51,11 @@ pub async fn metadata_handler(
     State(state): State<Arc<ProviderState>>,
     Path(name): Path<String>,
 ) -> Response {
-    let issuer = match state.issuer(&name) {
-        Ok(i) => i,
+    let ex = match Exchange::start(state, &name, Endpoint::Metadata) {
+        Ok(ex) => ex,
         Err(not_found) => return not_found,
     };
-    Exchange::begin(state, issuer, Endpoint::Metadata)
-        .answer(async |ex, _| Ok(Json(metadata(&ex.issuer)).into_response()))
+    ex.answer(async |ex, _| Ok(Json(metadata(&ex.issuer)).into_response()))
         .await
 }
 
@@ -65,17 +64,16 @@ pub async fn jwks_handler(
     State(state): State<Arc<ProviderState>>,
     Path(name): Path<String>,
 ) -> Response {
-    let issuer = match state.issuer(&name) {
-        Ok(i) => i,
+    let ex = match Exchange::start(state, &name, Endpoint::Jwks) {
+        Ok(ex) => ex,
         Err(not_found) => return not_found,
     };
-    Exchange::begin(state, issuer, Endpoint::Jwks)
-        .answer(async |ex, _| {
-            Ok((
-                [(header::CONTENT_TYPE, "application/json")],
-                ex.issuer.keys().jwks(crate::issuer::now()).to_string(),
-            )
-                .into_response())
-        })
-        .await
+    ex.answer(async |ex, _| {
+        Ok((
+            [(header::CONTENT_TYPE, "application/json")],
+            ex.issuer.keys().jwks(crate::issuer::now()).to_string(),
+        )
+            .into_response())
+    })
+    .await
 }

@@ -19,7 +19,7 @@ use crate::scope::ScopeSet;
 use crate::secret::random_base64url;
 use crate::signing_fault;
 use crate::signing_key::SigningKey;
-use crate::token_family::TokenFamilies;
+use crate::token_family::{FamilyId, TokenFamilies};
 
 /// How long a fetched client ID metadata document is trusted.
 const METADATA_DOCUMENT_TTL: Duration = Duration::from_secs(60);
@@ -72,6 +72,25 @@ pub struct GrantState {
 }
 
 impl GrantState {
+    /// Records an issued access token, in `family` if its grant has one,
+    /// and counts the mutation: tokens that only ever expire
+    /// (client_credentials, minted) are pruned like the rest.
+    pub fn record_access_token(
+        &mut self,
+        family: Option<FamilyId>,
+        claims: &AccessTokenClaims,
+        now: u64,
+    ) {
+        self.families.add_access_token(
+            family,
+            &claims.jti,
+            &claims.client_id,
+            &claims.sub,
+            claims.exp,
+        );
+        self.touch(now);
+    }
+
     /// Counts a mutation and prunes expired records now and then.
     pub fn touch(&mut self, now: u64) {
         self.mutations += 1;

@@ -215,13 +215,7 @@ fn authorization_code(
         Some(grant.auth_time),
         now,
     );
-    grants.families.add_access_token(
-        Some(family),
-        &claims.jti,
-        &claims.client_id,
-        &claims.sub,
-        claims.exp,
-    );
+    grants.record_access_token(Some(family), &claims, now);
     let wants_refresh =
         client.client.allows(GrantType::RefreshToken) && !withholds_refresh_token(applied);
     let refresh = wants_refresh.then(|| {
@@ -231,7 +225,6 @@ fn authorization_code(
             .add_refresh_token(family, rt.hash(), now + settings.refresh_token_ttl);
         rt
     });
-    grants.touch(now);
     drop(grants);
     ex.draft.family = Some(family.0);
     ex.draft.issued_refresh_token = refresh.as_ref().map(Secret::fingerprint);
@@ -327,14 +320,7 @@ fn refresh_token(
         Some(redemption.grant.auth_time),
         now,
     );
-    grants.families.add_access_token(
-        Some(redemption.family),
-        &claims.jti,
-        &claims.client_id,
-        &claims.sub,
-        claims.exp,
-    );
-    grants.touch(now);
+    grants.record_access_token(Some(redemption.family), &claims, now);
     drop(grants);
 
     let access = issuer.issue_access_token(&claims, applied, now);
@@ -368,13 +354,7 @@ fn client_credentials(
     // RFC 9068 2.2: with no user, `sub` is the client.
     let claims =
         issuer.access_token_claims(&c.client_id, &c.client_id, &scope, &audiences, None, now);
-    issuer.grants().families.add_access_token(
-        None,
-        &claims.jti,
-        &claims.client_id,
-        &claims.sub,
-        claims.exp,
-    );
+    issuer.grants().record_access_token(None, &claims, now);
     let access = issuer.issue_access_token(&claims, applied, now);
     // RFC 6749 4.4.3: no refresh token.
     Ok(respond(&issuer, access, None, &scope, applied))

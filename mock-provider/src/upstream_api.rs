@@ -31,11 +31,11 @@ pub async fn upstream_handler(
     headers: HeaderMap,
 ) -> Response {
     let name = path.get("issuer").cloned().unwrap_or_default();
-    let issuer = match state.issuer(&name) {
-        Ok(i) => i,
+    let mut ex = match Exchange::start(state, &name, Endpoint::Upstream) {
+        Ok(ex) => ex,
         Err(not_found) => return not_found,
     };
-    let mut ex = Exchange::begin(state, issuer.clone(), Endpoint::Upstream);
+    let issuer = ex.issuer.clone();
     let sub_path = format!("/{}", path.get("path").map(String::as_str).unwrap_or(""));
     let bearer = bearer_token(&headers);
     let mut seen = observe(bearer.as_ref().and_then(|b| b.as_deref().ok()), &sub_path);
