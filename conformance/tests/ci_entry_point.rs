@@ -4,7 +4,8 @@
 //! summary appended to), against it with a flaw (exit 1, the failure named
 //! in every report, the spec version and baseline passed on), and with
 //! inputs missing or wrong (exit 2 with a message saying what to do). And
-//! the example profiles under `ci/examples/profiles/` load.
+//! the example profiles under `ci/examples/profiles/` load. The JUnit
+//! documents it writes are valid against `ci/junit.xsd`.
 //!
 //! The reference server is the binary next to this one
 //! (`target/debug/reference-server`); `cargo test --workspace` builds it.
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use conformance::report::{RunReport, Verdict};
+
+mod junit_validator;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-auth-conformance");
 
@@ -219,6 +222,7 @@ fn the_reference_server_is_conformant() {
         r.junit
     );
     assert!(junit_failures(&r.junit).is_empty(), "{}", r.junit);
+    junit_validator::assert_valid(&r.junit);
     assert!(!r.json.results.is_empty());
     for result in &r.json.results {
         assert_eq!(result.verdict, Verdict::Pass, "{}", result.id);
@@ -275,6 +279,7 @@ fn a_flawed_server_fails_and_every_report_names_the_scenario() {
     assert_eq!(verdict("token.valid"), Verdict::Pass);
     assert_eq!(r.json.exit_code(), 1);
 
+    junit_validator::assert_valid(&r.junit);
     let failed = junit_failures(&r.junit);
     assert!(
         failed.iter().any(|id| id == "token.wrong_audience"),
