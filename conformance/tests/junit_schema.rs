@@ -80,7 +80,10 @@ fn the_schema_refuses_broken_reports() {
         ("not XML at all", "<testsuites><testsuite".to_owned()),
     ];
     for (what, xml) in broken {
-        assert_ne!(xml, good, "{what}: the fixture changed; the edit did not apply");
+        assert_ne!(
+            xml, good,
+            "{what}: the fixture changed; the edit did not apply"
+        );
         assert!(
             junit_validator::validate(&xml).is_err(),
             "{what}: accepted by the schema\n{xml}"
