@@ -4,7 +4,8 @@
 //! revoke by token, user or client, expire a client's access tokens now,
 //! read the ledger, reset. Loopback peers only unless a bearer secret is
 //! configured. Requests and answers are JSON; the types here are shared
-//! with [`crate::admin_client::AdminClient`].
+//! with [`crate::admin_client::AdminClient`]. The same guard covers the
+//! HTML state page for people ([`crate::state_page`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -320,6 +321,14 @@ pub fn routes(state: Arc<ProviderState>) -> Router<Arc<ProviderState>> {
         .route("/__admin/ledger/counters", get(counters))
         .route("/__admin/reset", post(reset))
         .route(
+            crate::state_page::STATE_PATH,
+            get(crate::state_page::state_page),
+        )
+        .route(
+            crate::state_page::RESET_PATH,
+            post(crate::state_page::reset_form),
+        )
+        .route(
             "/__admin/{*rest}",
             any(|| async { AdminRefusal(StatusCode::NOT_FOUND, "no such admin endpoint".into()) }),
         )
@@ -424,6 +433,9 @@ async fn create_client(
     let mut registered = config.to_registered();
     registered.origin = ClientOrigin::Admin;
     let client = issuer.register_client(registered);
+    if let Some(policy) = state.consent_policy(issuer.name()) {
+        policy.set_admin_client(&client.client_id, config.consent);
+    }
     Ok((StatusCode::CREATED, Json(ClientInfo::from(client.as_ref()))))
 }
 

@@ -1,7 +1,9 @@
 //! The authorization endpoint (RFC 6749 4.1.1, OAuth 2.1 4.1): checks the
 //! client and redirect URI, requires PKCE S256, validates scope and
-//! resource, approves headlessly for the configured (or `login_hint`) user
-//! and redirects with `code`, `state` and `iss` (RFC 9207).
+//! resource, then either approves headlessly for the configured (or
+//! `login_hint`) user, or, with interactive consent, shows the consent page
+//! ([`crate::consent_page`]); both end in [`issue_code`], which redirects
+//! with `code`, `state` and `iss` (RFC 9207).
 //!
 //! Errors about the client or redirect URI are shown as a 400 page and never
 //! redirected (RFC 6749 4.1.2.1); every other error goes back to the
@@ -17,9 +19,12 @@ use url::Url;
 
 use crate::authorization_code::CodeGrant;
 use crate::client_registry::{GrantType, RegisteredClient};
+use crate::consent_page;
+use crate::consent_policy::Consent;
 use crate::exchange::{Exchange, error_response, fault_outcome};
 use crate::fault_plan::{Endpoint, ResponseFault};
 use crate::issuer::{Issuer, now};
+use crate::ledger::{ConsentDecision, ConsentRecord, LedgerDraft};
 use crate::oauth_error::{ErrorCode, OAuthError};
 use crate::pkce;
 use crate::request_params::RequestParams;
@@ -37,7 +42,7 @@ pub async fn authorize_handler(
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Response {
-    let mut ex = match Exchange::start(state, &name, Endpoint::Authorize) {
+    let mut ex = match Exchange::start(state.clone(), &name, Endpoint::Authorize) {
         Ok(ex) => ex,
         Err(not_found) => return not_found,
     };
@@ -69,7 +74,7 @@ pub async fn authorize_handler(
             ex.draft.outcome = Some(e.code().as_str().to_owned());
             error_page(e.description())
         }
-        Ok(params) => match authorize(&issuer, &params, injected).await {
+        Ok(params) => match authorize(&state, &issuer, &params, injected, &mut ex.draft).await {
             Ok(response) => response,
             Err(AuthorizeError::Page(message)) => {
                 ex.draft.outcome = Some("invalid_request".to_owned());
@@ -82,15 +87,7 @@ pub async fn authorize_handler(
             }) => {
                 tracing::info!(issuer = issuer.name(), error = %error.code(), "authorization request refused");
                 ex.draft.outcome = Some(error.code().as_str().to_owned());
-                redirect(
-                    &redirect_uri,
-                    &[
-                        ("error", Some(error.code().as_str())),
-                        ("error_description", Some(error.description())),
-                        ("state", state.as_deref()),
-                        ("iss", Some(issuer.url())),
-                    ],
-                )
+                redirect_error(&issuer, &redirect_uri, state.as_deref(), &error)
             }
         },
     };
@@ -109,9 +106,11 @@ enum AuthorizeError {
 }
 
 async fn authorize(
+    provider: &ProviderState,
     issuer: &Issuer,
     params: &RequestParams,
     injected: Option<OAuthError>,
+    draft: &mut LedgerDraft,
 ) -> Result<Response, AuthorizeError> {
     let page = |e: OAuthError| AuthorizeError::Page(e.description().to_owned());
     let client_id = params.required("client_id").map_err(page)?;
@@ -134,6 +133,41 @@ async fn authorize(
         return Err(to_client(error));
     }
     let code = check_request(issuer, &client, params, presented_redirect).map_err(to_client)?;
+    // Consent comes after every check above, so an invalid request is
+    // refused the same way with or without the page. The page is shown for
+    // every request of an interactive client: nothing is remembered, so an
+    // approval for one client never lets another skip it (MCP security best
+    // practices, "Confused Deputy Problem": consent per client).
+    let interactive = provider
+        .consent_policy(issuer.name())
+        .is_some_and(|p| p.mode_for(&client.client_id) == Consent::Interactive);
+    if interactive {
+        draft.consent = Some(ConsentRecord {
+            decision: ConsentDecision::Shown,
+            subject: Some(code.grant.subject.clone()),
+        });
+        return Ok(consent_page::show(
+            provider,
+            issuer,
+            &client,
+            code,
+            redirect_uri,
+            state,
+        ));
+    }
+    Ok(issue_code(issuer, code, &redirect_uri, state.as_deref()))
+}
+
+/// Issues a code for an approved request and redirects to the client with
+/// `code`, `state` and `iss` (RFC 6749 4.1.2, RFC 9207 2): the end of the
+/// headless path and of an approval on the consent page alike.
+pub(crate) fn issue_code(
+    issuer: &Issuer,
+    code: CodeGrant,
+    redirect_uri: &str,
+    state: Option<&str>,
+) -> Response {
+    let client_id = code.grant.client_id.clone();
     let value = Secret::generate(32);
     let now = now();
     {
@@ -145,18 +179,37 @@ async fn authorize(
     }
     tracing::info!(
         issuer = issuer.name(),
-        client_id = %client.client_id,
+        client_id = %client_id,
         code = %value.fingerprint(),
         "authorization code issued"
     );
-    Ok(redirect(
-        &redirect_uri,
+    redirect(
+        redirect_uri,
         &[
             ("code", Some(value.expose())),
-            ("state", state.as_deref()),
+            ("state", state),
             ("iss", Some(issuer.url())),
         ],
-    ))
+    )
+}
+
+/// Sends an error to the client's redirect URI with `state` and `iss`
+/// (RFC 6749 4.1.2.1, RFC 9207 2).
+pub(crate) fn redirect_error(
+    issuer: &Issuer,
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &OAuthError,
+) -> Response {
+    redirect(
+        redirect_uri,
+        &[
+            ("error", Some(error.code().as_str())),
+            ("error_description", Some(error.description())),
+            ("state", state),
+            ("iss", Some(issuer.url())),
+        ],
+    )
 }
 
 /// Everything after the client and redirect URI are known good.
@@ -244,18 +297,8 @@ fn error_page(message: &str) -> Response {
     response
 }
 
-/// Escapes text for HTML element content and attribute values.
+/// Escapes text for HTML element content and attribute values (kept here
+/// for existing callers; the pages use [`crate::html_page::escape`]).
 pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+    crate::html_page::escape(s)
 }

@@ -27,6 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::access_token::REGISTERED_CLAIMS;
 use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClient};
+use crate::consent_policy::{Consent, DEFAULT_CONSENT_TTL_SECS};
 use crate::fault_plan::FaultRule;
 use crate::redirect_uri;
 use crate::scope::ScopeSet;
@@ -150,6 +151,17 @@ pub struct IssuerConfig {
     /// (default true).
     #[serde(default = "default_true")]
     pub client_id_metadata_documents: bool,
+    /// `auto` (default: headless approval) or `interactive` (a consent
+    /// page for a person); a client's own `consent` overrides it.
+    #[serde(default)]
+    pub consent: Consent,
+    /// Users the consent page offers besides `default_subject` (a person
+    /// may also type another).
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// How long a consent page stays usable (default 600).
+    #[serde(default = "default_consent_ttl")]
+    pub consent_ttl_secs: u64,
     /// Pre-registered clients (TOML: `[[issuer.client]]`).
     #[serde(default, rename = "client")]
     pub clients: Vec<ClientConfig>,
@@ -184,6 +196,10 @@ pub struct ClientConfig {
     /// A name to show people.
     #[serde(default)]
     pub client_name: Option<String>,
+    /// `auto` or `interactive`: overrides the issuer's `consent` for this
+    /// client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Consent>,
 }
 
 fn expose_secret<S: serde::Serializer>(secret: &Option<Secret>, s: S) -> Result<S::Ok, S::Error> {
@@ -218,6 +234,9 @@ fn default_scopes() -> Vec<String> {
 }
 fn default_subject() -> String {
     "alice".to_owned()
+}
+fn default_consent_ttl() -> u64 {
+    DEFAULT_CONSENT_TTL_SECS
 }
 fn default_true() -> bool {
     true
@@ -318,6 +337,14 @@ impl ProviderConfig {
         })
     }
 
+    /// Turns the consent page on for every issuer (`serve --interactive`);
+    /// clients with their own `consent` keep it.
+    pub fn interactive_consent(&mut self) {
+        for issuer in &mut self.issuers {
+            issuer.consent = Consent::Interactive;
+        }
+    }
+
     /// The directory relative paths are resolved against.
     pub fn base_dir(&self) -> Option<&Path> {
         self.source_file.as_deref().and_then(Path::parent)
@@ -356,6 +383,7 @@ impl ProviderConfig {
                     "authorization_code_ttl_secs",
                     issuer.authorization_code_ttl_secs,
                 ),
+                ("consent_ttl_secs", issuer.consent_ttl_secs),
             ] {
                 if v == 0 {
                     problem(format!("{at}.{field}"), "must be at least 1".into());
@@ -374,6 +402,16 @@ impl ProviderConfig {
             }
             if issuer.default_subject.trim().is_empty() {
                 problem(format!("{at}.default_subject"), "must not be empty".into());
+            }
+            for (j, user) in issuer.users.iter().enumerate() {
+                if let Err(reason) = check_subject(user) {
+                    problem(format!("{at}.users[{j}]"), reason);
+                } else if issuer.users[..j].contains(user) {
+                    problem(
+                        format!("{at}.users[{j}]"),
+                        format!("user `{user}` is listed twice"),
+                    );
+                }
             }
             if let Some(aud) = &issuer.default_audience
                 && url::Url::parse(aud).is_err()
@@ -437,6 +475,25 @@ impl ProviderConfig {
     }
 }
 
+/// The longest subject a person may type on the consent page or list in
+/// `users`.
+pub const MAX_SUBJECT_LEN: usize = 256;
+
+/// Whether `subject` is usable as a `sub`: not blank, not too long, no
+/// control characters (it is shown on pages and written to logs).
+pub fn check_subject(subject: &str) -> Result<(), String> {
+    if subject.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if subject.len() > MAX_SUBJECT_LEN {
+        return Err(format!("must be at most {MAX_SUBJECT_LEN} bytes"));
+    }
+    if subject.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(())
+}
+
 fn valid_issuer_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
@@ -463,8 +520,30 @@ impl IssuerConfig {
             extra_claims: Map::new(),
             dynamic_registration: true,
             client_id_metadata_documents: true,
+            consent: Consent::default(),
+            users: Vec::new(),
+            consent_ttl_secs: default_consent_ttl(),
             clients: Vec::new(),
         }
+    }
+
+    /// Sets how authorization is approved: headless (`Consent::Auto`, the
+    /// default) or on a consent page (`Consent::Interactive`).
+    pub fn consent(mut self, consent: Consent) -> Self {
+        self.consent = consent;
+        self
+    }
+
+    /// Sets the users the consent page offers (besides the default subject).
+    pub fn users<I: IntoIterator<Item = S>, S: Into<String>>(mut self, users: I) -> Self {
+        self.users = users.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets how long a consent page stays usable.
+    pub fn consent_ttl_secs(mut self, secs: u64) -> Self {
+        self.consent_ttl_secs = secs;
+        self
     }
 
     /// Sets the signing algorithm.
@@ -548,6 +627,7 @@ impl ClientConfig {
             scope: None,
             refresh_policy: RefreshPolicy::default(),
             client_name: None,
+            consent: None,
         }
     }
 
@@ -586,6 +666,18 @@ impl ClientConfig {
     /// Sets the refresh policy.
     pub fn refresh_policy(mut self, policy: RefreshPolicy) -> Self {
         self.refresh_policy = policy;
+        self
+    }
+
+    /// Sets the name shown to people (on the consent page).
+    pub fn client_name(mut self, name: impl Into<String>) -> Self {
+        self.client_name = Some(name.into());
+        self
+    }
+
+    /// Overrides the issuer's consent mode for this client.
+    pub fn consent(mut self, consent: Consent) -> Self {
+        self.consent = Some(consent);
         self
     }
 

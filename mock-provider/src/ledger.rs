@@ -1,7 +1,8 @@
 //! The ledger: one entry per request the provider answered (time, issuer,
 //! endpoint, client, grant, outcome, token family, fingerprints of the
 //! tokens involved, reuse detection, faults applied, latency) and, for the
-//! mock upstream API, what the presented token was. Queryable with filters,
+//! mock upstream API, what the presented token was, and for the consent
+//! page, the decision and the user. Queryable with filters,
 //! with counters per client. Token values never enter it, only
 //! fingerprints.
 
@@ -34,6 +35,28 @@ pub struct UpstreamObservation {
     pub refused_because: Option<String>,
     /// The request path under the API.
     pub path: String,
+}
+
+/// What a person decided on the consent page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentDecision {
+    /// The consent page was shown; nothing decided yet.
+    Shown,
+    /// Approved: a code was issued for `subject`.
+    Approved,
+    /// Denied: `access_denied` went to the client.
+    Denied,
+}
+
+/// The consent page's part in a request: the decision and the user it was
+/// made for. No secrets: pending ids, CSRF tokens and codes stay out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRecord {
+    /// What happened.
+    pub decision: ConsentDecision,
+    /// The user chosen (approvals), or preselected (shown pages).
+    pub subject: Option<String>,
 }
 
 /// One answered request.
@@ -69,6 +92,10 @@ pub struct LedgerEntry {
     pub latency_ms: f64,
     /// For the upstream API: what the token was.
     pub upstream: Option<UpstreamObservation>,
+    /// At the authorization endpoint with interactive consent: the page
+    /// shown or the decision made on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentRecord>,
 }
 
 /// What a handler learns while it works; becomes a [`LedgerEntry`].
@@ -92,6 +119,8 @@ pub struct LedgerDraft {
     pub outcome: Option<String>,
     /// Upstream observation.
     pub upstream: Option<UpstreamObservation>,
+    /// Consent page shown or decided.
+    pub consent: Option<ConsentRecord>,
 }
 
 /// Which entries a query wants. Every field narrows; none means all.
@@ -211,6 +240,7 @@ impl Ledger {
             faults: draft.faults,
             latency_ms: latency.as_secs_f64() * 1000.0,
             upstream: draft.upstream,
+            consent: draft.consent,
         });
         if state.entries.len() > LEDGER_CAPACITY {
             state.entries.pop_front();

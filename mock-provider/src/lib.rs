@@ -2,7 +2,8 @@
 //! several issuers in one process, RFC 8414 metadata, JWKS, PKCE-only
 //! authorization code, refresh rotation with reuse detection, client
 //! credentials, dynamic registration, client ID metadata documents,
-//! introspection and revocation.
+//! introspection and revocation; headless approval by default, a consent
+//! page for people on request, and an HTML state page under `/__admin/`.
 //!
 //! Start one in a test the way `wiremock::MockServer` is started:
 //!
@@ -28,15 +29,20 @@ pub mod client_auth;
 pub mod client_metadata_document;
 pub mod client_registry;
 pub mod config;
+pub mod consent_page;
+pub mod consent_policy;
+pub mod csrf_token;
 pub mod discovery;
 pub mod exchange;
 pub mod fault_plan;
+pub mod html_page;
 pub mod introspection_endpoint;
 pub mod issuer;
 pub mod jws;
 pub mod key_set;
 pub mod ledger;
 pub mod oauth_error;
+pub mod pending_authorization;
 pub mod pkce;
 pub mod redirect_uri;
 pub mod refresh_barrier;
@@ -49,6 +55,7 @@ pub mod secret;
 pub mod server;
 pub mod signing_fault;
 pub mod signing_key;
+pub mod state_page;
 pub mod tls;
 pub mod token_endpoint;
 pub mod token_family;
@@ -61,6 +68,7 @@ pub use client_registry::{AuthMethod, GrantType, RegisteredClient};
 pub use config::{
     AdminConfig, ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig,
 };
+pub use consent_policy::Consent;
 pub use fault_plan::{Endpoint, FaultAction, FaultPlan, FaultRule};
 pub use issuer::Issuer;
 pub use oauth_error::{ErrorCode, OAuthError};

@@ -60,6 +60,11 @@ enum Command {
         /// The PEM private key of --tls-cert; requires --tls-cert.
         #[arg(long, value_name = "FILE", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Show a consent page (pick a user, approve or deny) at every
+        /// issuer's authorization endpoint instead of approving headlessly;
+        /// clients with their own `consent` setting keep it.
+        #[arg(long)]
+        interactive: bool,
     },
     /// Check a configuration file, keys and TLS files included, and exit:
     /// 0 when usable, 2 when not (the reason on stderr).
@@ -91,6 +96,7 @@ fn main() -> ExitCode {
             ca_out,
             tls_cert,
             tls_key,
+            interactive,
         } => {
             let overrides = TlsFlags {
                 enabled: tls || ca_out.is_some() || tls_cert.is_some(),
@@ -99,7 +105,7 @@ fn main() -> ExitCode {
                 key: tls_key,
             };
             runtime().map_or(ExitCode::FAILURE, |r| {
-                r.block_on(serve(config, bind, port, overrides))
+                r.block_on(serve(config, bind, port, overrides, interactive))
             })
         }
     }
@@ -160,6 +166,7 @@ async fn serve(
     bind: Option<IpAddr>,
     port: Option<u16>,
     flags: TlsFlags,
+    interactive: bool,
 ) -> ExitCode {
     let mut config = match config {
         Some(path) => match ProviderConfig::from_file(&path) {
@@ -182,6 +189,9 @@ async fn serve(
             config.tls.cert_file = Some(cwd.join(c));
             config.tls.key_file = Some(cwd.join(k));
         }
+    }
+    if interactive {
+        config.interactive_consent();
     }
     let addr = SocketAddr::new(bind.unwrap_or(config.bind), port.unwrap_or(config.port));
     let provider = match MockProvider::builder()

@@ -18,11 +18,14 @@ use tokio::task::JoinHandle;
 use crate::admin_client::AdminClient;
 use crate::authorize_endpoint::authorize_handler;
 use crate::config::{ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig};
+use crate::consent_page::consent_handler;
+use crate::consent_policy::ConsentPolicy;
 use crate::discovery::{jwks_handler, metadata_handler};
 use crate::fault_plan::{FaultPlan, FaultRule};
 use crate::introspection_endpoint::introspect_handler;
 use crate::issuer::Issuer;
 use crate::ledger::Ledger;
+use crate::pending_authorization::PendingAuthorizations;
 use crate::refresh_barrier::RefreshBarriers;
 use crate::registration_endpoint::register_handler;
 use crate::revocation_endpoint::revoke_handler;
@@ -32,7 +35,8 @@ use crate::token_endpoint::token_handler;
 use crate::upstream_api::upstream_handler;
 
 /// What every handler shares: the issuers by name, the fault plan, the
-/// ledger and the refresh barriers.
+/// ledger, the refresh barriers, the consent rules and pending consent
+/// requests.
 #[derive(Debug)]
 pub struct ProviderState {
     base_url: String,
@@ -42,6 +46,11 @@ pub struct ProviderState {
     ledger: Ledger,
     barriers: RefreshBarriers,
     admin_secret: Option<Secret>,
+    consent: BTreeMap<String, ConsentPolicy>,
+    pending: PendingAuthorizations,
+    /// The CSRF token of the admin state page's forms: made at start, only
+    /// ever shown to those the admin guard lets read the page.
+    admin_form_token: Secret,
 }
 
 impl ProviderState {
@@ -65,8 +74,33 @@ impl ProviderState {
         self.admin_secret.as_ref()
     }
 
+    /// The consent rules of the named issuer.
+    pub fn consent_policy(&self, issuer: &str) -> Option<&ConsentPolicy> {
+        self.consent.get(issuer)
+    }
+
+    /// Authorization requests waiting on the consent page.
+    pub fn pending(&self) -> &PendingAuthorizations {
+        &self.pending
+    }
+
+    /// The CSRF token of the admin state page's forms.
+    pub fn admin_form_token(&self) -> &Secret {
+        &self.admin_form_token
+    }
+
+    /// `https` or `http`: what the provider serves.
+    pub fn scheme(&self) -> &'static str {
+        if self.is_https() { "https" } else { "http" }
+    }
+
+    /// Whether the provider serves HTTPS (cookies are then `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.base_url.starts_with("https:")
+    }
+
     /// Back to the state at start: configured faults, clients and keys, an
-    /// empty ledger, no grants.
+    /// empty ledger, no grants, no pending consent requests.
     pub fn reset(&self) {
         self.faults.clear();
         for rule in &self.initial_faults {
@@ -74,6 +108,10 @@ impl ProviderState {
         }
         self.ledger.clear();
         self.barriers.clear();
+        self.pending.clear();
+        for policy in self.consent.values() {
+            policy.reset();
+        }
         for issuer in self.issuers.values() {
             issuer.reset();
         }
@@ -135,6 +173,7 @@ pub fn router(state: Arc<ProviderState>) -> Router {
             "/{issuer}/authorize",
             get(authorize_handler).post(authorize_handler),
         )
+        .route("/{issuer}/authorize/consent", post(consent_handler))
         .route("/{issuer}/token", post(token_handler))
         .route("/{issuer}/register", post(register_handler))
         .route("/{issuer}/introspect", post(introspect_handler))
@@ -212,6 +251,7 @@ pub struct MockProvider {
 pub struct MockProviderBuilder {
     config: ProviderConfig,
     addr: SocketAddr,
+    interactive_consent: bool,
 }
 
 impl Default for MockProviderBuilder {
@@ -219,6 +259,7 @@ impl Default for MockProviderBuilder {
         Self {
             config: ProviderConfig::default(),
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            interactive_consent: false,
         }
     }
 }
@@ -271,9 +312,19 @@ impl MockProviderBuilder {
         self
     }
 
+    /// Shows the consent page for every issuer (like `serve
+    /// --interactive`); clients with their own `consent` keep it.
+    pub fn interactive_consent(mut self) -> Self {
+        self.interactive_consent = true;
+        self
+    }
+
     /// Validates, loads keys, binds and starts serving.
     pub async fn start(self) -> Result<MockProvider, StartError> {
-        let config = self.config;
+        let mut config = self.config;
+        if self.interactive_consent {
+            config.interactive_consent();
+        }
         config.validate().map_err(|problems| ConfigError::Invalid {
             origin: config.source_file.clone(),
             problems,
@@ -377,6 +428,11 @@ impl MockProviderBuilder {
         for rule in &config.faults {
             faults.add(rule.clone());
         }
+        let consent = config
+            .issuers
+            .iter()
+            .map(|i| (i.name.clone(), ConsentPolicy::from_config(i)))
+            .collect();
         let state = Arc::new(ProviderState {
             base_url,
             issuers,
@@ -385,6 +441,9 @@ impl MockProviderBuilder {
             ledger: Ledger::default(),
             barriers: RefreshBarriers::default(),
             admin_secret: config.admin.secret.clone(),
+            consent,
+            pending: PendingAuthorizations::default(),
+            admin_form_token: Secret::generate(32),
         });
         let (tx, rx) = oneshot::channel::<()>();
         let mut app = router(state.clone());

@@ -209,6 +209,31 @@ pub struct RefreshTokenView {
     pub expires_at: u64,
 }
 
+/// A family at a glance, for the admin state page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilySummary {
+    /// Its id.
+    pub id: FamilyId,
+    /// What it grants (client, user, scope, resources, auth time).
+    pub grant: Grant,
+    /// Its refresh policy.
+    pub policy: RefreshPolicy,
+    /// Why it was revoked, if it was.
+    pub revoked: Option<RevocationCause>,
+    /// Refresh tokens issued in it and still remembered (each rotation
+    /// adds one).
+    pub refresh_tokens: usize,
+    /// Access tokens issued in it and still remembered.
+    pub access_tokens: usize,
+}
+
+impl FamilySummary {
+    /// How many times its refresh token rotated.
+    pub fn rotations(&self) -> usize {
+        self.refresh_tokens.saturating_sub(1)
+    }
+}
+
 /// Every family of one issuer.
 #[derive(Debug, Default)]
 pub struct TokenFamilies {
@@ -491,6 +516,24 @@ impl TokenFamilies {
                 && now < record.expires_at,
             expires_at: record.expires_at,
         })
+    }
+
+    /// Every family, oldest first.
+    pub fn summaries(&self) -> Vec<FamilySummary> {
+        let mut out: Vec<FamilySummary> = self
+            .families
+            .iter()
+            .map(|(id, f)| FamilySummary {
+                id: *id,
+                grant: f.grant.clone(),
+                policy: f.policy,
+                revoked: f.revoked,
+                refresh_tokens: f.refresh_tokens.len(),
+                access_tokens: f.access_tokens.len(),
+            })
+            .collect();
+        out.sort_by_key(|f| f.id);
+        out
     }
 
     /// The number of refresh tokens of a family that can still be redeemed.
