@@ -54,6 +54,7 @@ pub async fn authorize_handler(
     };
     if let Ok(p) = &params {
         ex.draft.client_id = p.single("client_id").ok().flatten().map(str::to_owned);
+        ex.draft.resource = p.all("resource").into_iter().map(str::to_owned).collect();
     }
     let applied = ex.faults().await;
     // An injected OAuth error goes to the client's redirect URI like a real
@@ -61,6 +62,7 @@ pub async fn authorize_handler(
     let injected = match &applied.response {
         Some(fault @ ResponseFault::Status { .. }) => {
             ex.draft.outcome = Some(fault_outcome(fault));
+            ex.draft.answered_by_fault = true;
             let r = error_response(fault, Endpoint::Authorize);
             return ex.finish(r);
         }
@@ -69,6 +71,8 @@ pub async fn authorize_handler(
         }) => Some(OAuthError::new(*error, description.clone())),
         _ => None,
     };
+    // The injected error is answered before any code is issued.
+    ex.draft.answered_by_fault = injected.is_some();
     let response = match params {
         Err(e) => {
             ex.draft.outcome = Some(e.code().as_str().to_owned());

@@ -10,11 +10,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::client_auth;
+use crate::client_registry::GrantType;
 use crate::fault_plan::{AppliedFaults, Endpoint, RequestFacts, ResponseFault};
 use crate::issuer::Issuer;
 use crate::ledger::LedgerDraft;
 use crate::oauth_error::OAuthError;
 use crate::request_params::RequestParams;
+use crate::secret::TokenHash;
 use crate::server::ProviderState;
 
 /// A request being answered.
@@ -74,7 +76,9 @@ impl Exchange {
     }
 
     /// Reads a form body, noting the client it claims to be and its grant
-    /// type: what the fault plan matches on, before authentication runs.
+    /// type (what the fault plan matches on, before authentication runs)
+    /// and, at the token endpoint, the `resource` values and the presented
+    /// refresh token's fingerprint.
     pub async fn read_form(
         &mut self,
         headers: &HeaderMap,
@@ -87,6 +91,22 @@ impl Exchange {
             .ok()
             .flatten()
             .and_then(|g| g.parse().ok());
+        // Noted now, not when the grant runs: a fault may answer before it
+        // does, and a client retrying with a stale token must still show.
+        if self.endpoint == Endpoint::Token {
+            self.draft.resource = params
+                .all("resource")
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            if self.draft.grant_type == Some(GrantType::RefreshToken) {
+                self.draft.refresh_token = params
+                    .single("refresh_token")
+                    .ok()
+                    .flatten()
+                    .map(|t| TokenHash::of(t).fingerprint());
+            }
+        }
         Ok(params)
     }
 
@@ -101,6 +121,7 @@ impl Exchange {
         let response = match applied.response.as_ref() {
             Some(fault) if replaces_processing(fault) => {
                 self.draft.outcome = Some(fault_outcome(fault));
+                self.draft.answered_by_fault = true;
                 error_response(fault, self.endpoint)
             }
             body_fault => match process(&mut self, &applied).await {

@@ -35,6 +35,12 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// A claim value as text: a string as is, anything else (an override may
+/// put a number in `aud`) as JSON.
+fn claim_text(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+}
+
 /// What an issuer's tokens look like; from [`IssuerConfig`].
 #[derive(Debug, Clone)]
 pub struct IssuerSettings {
@@ -327,11 +333,30 @@ impl Issuer {
         faults: &AppliedFaults,
         now: u64,
     ) -> String {
+        self.issue_access_token_with_audience(claims, faults, now).0
+    }
+
+    /// [`Issuer::issue_access_token`], also returning the `aud` the token
+    /// carries: the claims' unless an override replaced or removed it, so
+    /// the ledger records what the client actually got.
+    pub fn issue_access_token_with_audience(
+        &self,
+        claims: &AccessTokenClaims,
+        faults: &AppliedFaults,
+        now: u64,
+    ) -> (String, Vec<String>) {
         let mut payload = serde_json::to_value(claims).unwrap_or(Value::Null);
         for o in &faults.token_overrides {
             o.apply_to_claims(&mut payload, now);
         }
-        signing_fault::sign(&payload, &self.keys(), faults.signing, now)
+        let audience = match payload.get("aud") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(a)) => vec![a.clone()],
+            Some(Value::Array(list)) => list.iter().map(claim_text).collect(),
+            Some(other) => vec![claim_text(other)],
+        };
+        let token = signing_fault::sign(&payload, &self.keys(), faults.signing, now);
+        (token, audience)
     }
 
     /// The scope a client gets: what it asked for if it may have it (RFC

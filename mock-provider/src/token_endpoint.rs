@@ -229,7 +229,8 @@ fn authorization_code(
     ex.draft.family = Some(family.0);
     ex.draft.issued_refresh_token = refresh.as_ref().map(Secret::fingerprint);
 
-    let access = issuer.issue_access_token(&claims, applied, now);
+    let (access, audience) = issuer.issue_access_token_with_audience(&claims, applied, now);
+    ex.draft.audience = audience;
     Ok(respond(
         issuer,
         access,
@@ -247,8 +248,8 @@ fn refresh_token(
 ) -> Result<TokenResponse, OAuthError> {
     let issuer = ex.issuer.clone();
     let issuer = issuer.as_ref();
+    // Its fingerprint is in the draft already (Exchange::read_form).
     let presented = params.required("refresh_token")?;
-    ex.draft.refresh_token = Some(TokenHash::of(presented).fingerprint());
     let asked_scope = params
         .single("scope")?
         .map(ScopeSet::parse)
@@ -323,7 +324,8 @@ fn refresh_token(
     grants.record_access_token(Some(redemption.family), &claims, now);
     drop(grants);
 
-    let access = issuer.issue_access_token(&claims, applied, now);
+    let (access, audience) = issuer.issue_access_token_with_audience(&claims, applied, now);
+    ex.draft.audience = audience;
     let refresh = if redemption.rotated {
         ex.draft.issued_refresh_token = Some(successor.fingerprint());
         Some(successor.expose().to_owned())
@@ -355,7 +357,8 @@ fn client_credentials(
     let claims =
         issuer.access_token_claims(&c.client_id, &c.client_id, &scope, &audiences, None, now);
     issuer.grants().record_access_token(None, &claims, now);
-    let access = issuer.issue_access_token(&claims, applied, now);
+    let (access, audience) = issuer.issue_access_token_with_audience(&claims, applied, now);
+    ex.draft.audience = audience;
     // RFC 6749 4.4.3: no refresh token.
     Ok(respond(&issuer, access, None, &scope, applied))
 }

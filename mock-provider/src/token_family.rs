@@ -12,14 +12,19 @@
 //! - RFC 6749 6: a refresh token is bound to the client it was issued to.
 //! - RFC 6749 10.5 / 4.1.2: what is revoked never works again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::num::NonZeroU64;
 use std::str::FromStr;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::scope::ScopeSet;
-use crate::secret::TokenHash;
+use crate::secret::{TokenHash, sha256};
 
 /// The identity of one family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -183,17 +188,52 @@ struct Family {
     policy: RefreshPolicy,
     revoked: Option<RevocationCause>,
     refresh_tokens: Vec<TokenHash>,
-    access_tokens: Vec<String>,
+    access_tokens: Vec<JtiKey>,
 }
 
-/// An issued access token, by `jti`.
+/// An issued access token, by `jti`. Every token is recorded until it
+/// expires (an hour by default), so under load these records are a large
+/// part of the provider's memory: 56 bytes, the client and user shared
+/// with every other token of theirs (they were two `String`s, 24 bytes and
+/// an allocation each, per token).
 #[derive(Debug, Clone)]
 struct AccessRecord {
-    family: Option<FamilyId>,
-    client_id: String,
-    subject: String,
+    /// Family ids start at 1, so `NonZeroU64` keeps the `Option` at 8 bytes.
+    family: Option<NonZeroU64>,
+    client_id: Arc<str>,
+    subject: Arc<str>,
     expires_at: u64,
     revoked: bool,
+}
+
+impl AccessRecord {
+    fn family(&self) -> Option<FamilyId> {
+        self.family.map(|f| FamilyId(f.get()))
+    }
+}
+
+/// An access token's `jti` as a map key: the 16 random bytes behind the 22
+/// base64url characters the provider generates (a `String` key was 24
+/// bytes and an allocation per token). Any other `jti` (RFC 9068 allows
+/// any string) is keyed by the first 16 bytes of its SHA-256; a collision
+/// with another key is a 2^-128 event, not a concern for a test server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct JtiKey([u8; 16]);
+
+impl JtiKey {
+    fn of(jti: &str) -> Self {
+        let mut key = [0u8; 16];
+        // The decoder's size check wants room for its estimate (18 bytes);
+        // it refuses non-canonical trailing bits, so two different strings
+        // never decode to the same bytes.
+        let mut decoded = [0u8; 18];
+        if jti.len() == 22 && URL_SAFE_NO_PAD.decode_slice(jti, &mut decoded) == Ok(16) {
+            key.copy_from_slice(&decoded[..16]);
+        } else {
+            key.copy_from_slice(&sha256(jti.as_bytes())[..16]);
+        }
+        Self(key)
+    }
 }
 
 /// A snapshot of a refresh token, for introspection.
@@ -240,8 +280,11 @@ pub struct TokenFamilies {
     next_id: u64,
     families: HashMap<FamilyId, Family>,
     refresh: HashMap<TokenHash, RefreshRecord>,
-    access: HashMap<String, AccessRecord>,
-    revoked_access: HashMap<String, u64>,
+    access: HashMap<JtiKey, AccessRecord>,
+    revoked_access: HashMap<JtiKey, u64>,
+    /// One copy of each client id and subject the access records share;
+    /// swept in [`TokenFamilies::prune`].
+    names: HashSet<Arc<str>>,
 }
 
 impl TokenFamilies {
@@ -292,19 +335,32 @@ impl TokenFamilies {
         subject: &str,
         expires_at: u64,
     ) {
+        let key = JtiKey::of(jti);
         if let Some(f) = family.and_then(|f| self.families.get_mut(&f)) {
-            f.access_tokens.push(jti.to_owned());
+            f.access_tokens.push(key);
         }
+        let client_id = self.name(client_id);
+        let subject = self.name(subject);
         self.access.insert(
-            jti.to_owned(),
+            key,
             AccessRecord {
-                family,
-                client_id: client_id.to_owned(),
-                subject: subject.to_owned(),
+                family: family.and_then(|f| NonZeroU64::new(f.0)),
+                client_id,
+                subject,
                 expires_at,
                 revoked: false,
             },
         );
+    }
+
+    /// The shared copy of a client id or subject.
+    fn name(&mut self, name: &str) -> Arc<str> {
+        if let Some(shared) = self.names.get(name) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.names.insert(shared.clone());
+        shared
     }
 
     /// What a redemption of `presented` by `client_id` at `now` would do,
@@ -416,10 +472,11 @@ impl TokenFamilies {
 
     /// Revokes one access token.
     pub fn revoke_access_token(&mut self, jti: &str, expires_at: u64) {
-        match self.access.get_mut(jti) {
+        let key = JtiKey::of(jti);
+        match self.access.get_mut(&key) {
             Some(r) => r.revoked = true,
             None => {
-                self.revoked_access.insert(jti.to_owned(), expires_at);
+                self.revoked_access.insert(key, expires_at);
             }
         }
     }
@@ -427,18 +484,21 @@ impl TokenFamilies {
     /// Whether an access token (by `jti`) has been revoked, on its own or
     /// with its family. Expiry is the caller's check.
     pub fn access_token_revoked(&self, jti: &str) -> bool {
-        if self.revoked_access.contains_key(jti) {
+        let key = JtiKey::of(jti);
+        if self.revoked_access.contains_key(&key) {
             return true;
         }
-        match self.access.get(jti) {
-            Some(r) => r.revoked || r.family.is_some_and(|f| self.family_revoked(f)),
+        match self.access.get(&key) {
+            Some(r) => r.revoked || r.family().is_some_and(|f| self.family_revoked(f)),
             None => false,
         }
     }
 
     /// The family an access token was issued in, if any.
     pub fn family_of_access_token(&self, jti: &str) -> Option<FamilyId> {
-        self.access.get(jti).and_then(|r| r.family)
+        self.access
+            .get(&JtiKey::of(jti))
+            .and_then(AccessRecord::family)
     }
 
     /// Revokes the live access tokens of a client, leaving its refresh
@@ -447,7 +507,7 @@ impl TokenFamilies {
     pub fn expire_access_tokens_of_client(&mut self, client_id: &str) -> usize {
         let mut n = 0;
         for r in self.access.values_mut() {
-            if r.client_id == client_id && !r.revoked {
+            if &*r.client_id == client_id && !r.revoked {
                 r.revoked = true;
                 n += 1;
             }
@@ -466,7 +526,7 @@ impl TokenFamilies {
     /// of families revoked.
     pub fn revoke_subject(&mut self, subject: &str) -> usize {
         for r in self.access.values_mut() {
-            if r.subject == subject {
+            if &*r.subject == subject {
                 r.revoked = true;
             }
         }
@@ -564,6 +624,9 @@ impl TokenFamilies {
             f.access_tokens.retain(|j| access.contains_key(j));
             !f.refresh_tokens.is_empty() || !f.access_tokens.is_empty()
         });
+        // The pruned records' names; no `Arc` leaves this store, so a
+        // count of 1 means only the set holds it.
+        self.names.retain(|n| Arc::strong_count(n) > 1);
     }
 }
 
@@ -675,6 +738,50 @@ mod tests {
         t.prune(11);
         assert!(t.refresh_token(&h(1), 11).is_none());
         assert!(t.family_revoked(f), "an emptied family is forgotten");
+    }
+
+    #[test]
+    fn access_tokens_are_found_by_any_jti() {
+        let mut t = TokenFamilies::new();
+        let f = t.start(grant("c"), RefreshPolicy::SingleUse);
+        let generated = crate::secret::random_base64url(16);
+        // The provider's own 22-character jti, and others (RFC 9068 allows
+        // any string): a 22-character one that is not canonical base64url
+        // (its last character carries non-zero trailing bits), and a UUID.
+        let odd = format!("{}B", &generated[..21]);
+        let uuid = "6f1c2b7e-8a4d-4b0e-9c3f-2d5e7a9b1c0d";
+        for jti in [generated.as_str(), odd.as_str(), uuid] {
+            t.add_access_token(Some(f), jti, "c", "alice", 100);
+        }
+        assert_ne!(JtiKey::of(&generated), JtiKey::of(&odd));
+        for jti in [generated.as_str(), odd.as_str(), uuid] {
+            assert_eq!(t.family_of_access_token(jti), Some(f), "{jti}");
+            assert!(!t.access_token_revoked(jti));
+        }
+        t.revoke_access_token(uuid, 100);
+        assert!(t.access_token_revoked(uuid));
+        assert!(!t.access_token_revoked(&generated));
+        // Revoking a token never recorded (minted elsewhere) still sticks.
+        t.revoke_access_token("unseen", 100);
+        assert!(t.access_token_revoked("unseen"));
+        assert_eq!(t.summaries()[0].access_tokens, 3);
+        assert_eq!(t.revoke_subject("alice"), 1);
+        assert!(t.access_token_revoked(&generated));
+    }
+
+    /// What BENCHMARKS.md's figures rest on: a record is 56 bytes and its
+    /// key 16, with the client and user shared, not copied.
+    #[test]
+    fn access_records_are_small_and_share_their_names() {
+        assert!(std::mem::size_of::<AccessRecord>() <= 56);
+        assert_eq!(std::mem::size_of::<JtiKey>(), 16);
+        let mut t = TokenFamilies::new();
+        for i in 0..10 {
+            t.add_access_token(None, &format!("jti-{i}"), "c", "c", 10);
+        }
+        assert_eq!(t.names.len(), 1, "one copy of `c`");
+        t.prune(11);
+        assert!(t.names.is_empty(), "dropped with the last record");
     }
 
     // ---- model-based property test -------------------------------------

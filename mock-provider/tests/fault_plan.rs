@@ -14,6 +14,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use mock_provider::admin_api::{SeedGrant, SeededGrant};
 use mock_provider::fault_plan::{Endpoint, FaultAction, FaultRule, SigningFault, TokenOverride};
 use mock_provider::ledger::{LedgerEntry, LedgerFilter};
+use mock_provider::secret::TokenHash;
 use mock_provider::{AdminClient, ErrorCode, GrantType, MockProvider, ProviderConfig};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
@@ -409,6 +410,7 @@ async fn oauth_error_status_defaults_per_code_and_can_be_set() {
 async fn http_status_faults_answer_before_processing() {
     let f = fixture().await;
     let grant = seed(&f.admin, APP.0).await;
+    let presented = TokenHash::of(&grant.refresh_token).fingerprint();
     for (status, retry_after) in [(500, None), (502, Some(3)), (503, Some(7))] {
         let id = f
             .admin
@@ -442,6 +444,9 @@ async fn http_status_faults_answer_before_processing() {
         assert_eq!(e.client_id.as_deref(), Some(APP.0));
         assert_eq!(e.grant_type, Some(GrantType::RefreshToken));
         assert_eq!(e.issued_refresh_token, None, "nothing was issued");
+        // The token presented is on record although the grant never ran.
+        assert_eq!(e.refresh_token.as_deref(), Some(presented.as_str()));
+        assert!(!e.processed, "answered by the fault: {e:?}");
     }
     let ok = refresh(&f, &grant.refresh_token).await;
     assert_eq!(
@@ -453,6 +458,78 @@ async fn http_status_faults_answer_before_processing() {
     assert_entry(&e, &[], "ok", 200);
     assert!(!e.reuse_detected);
     assert_eq!(e.family, Some(grant.family));
+    assert!(e.processed);
+    assert_eq!(e.refresh_token.as_deref(), Some(presented.as_str()));
+}
+
+/// A refresh answered by an injected `oauth_error` before processing: the
+/// ledger holds the presented token's fingerprint (never its value) and
+/// `processed: false`, in the typed client and in the admin API's JSON;
+/// the same token presented once the rule is spent is processed.
+#[tokio::test]
+async fn faulted_refresh_records_the_presented_token_as_not_processed() {
+    let f = fixture().await;
+    let grant = seed(&f.admin, APP.0).await;
+    let presented = TokenHash::of(&grant.refresh_token).fingerprint();
+    let id = f
+        .admin
+        .add_fault(
+            &FaultRule::new(
+                Endpoint::Token,
+                FaultAction::oauth_error(ErrorCode::TemporarilyUnavailable),
+            )
+            .grant_type(GrantType::RefreshToken)
+            .times(1),
+        )
+        .await
+        .unwrap();
+    let refused = refresh(&f, &grant.refresh_token).await;
+    assert_eq!(
+        refused.error(),
+        Some("temporarily_unavailable"),
+        "{refused:?}"
+    );
+    let ok = refresh(&f, &grant.refresh_token).await;
+    assert_eq!(
+        ok.status,
+        StatusCode::OK,
+        "not consumed by the fault: {ok:?}"
+    );
+
+    let entries = f.admin.ledger(&token_filter()).await.unwrap();
+    assert_eq!(entries.len(), 2, "{entries:#?}");
+    let (faulted, granted) = (&entries[0], &entries[1]);
+    assert_entry(
+        faulted,
+        &[&format!("oauth_error#{id}")],
+        "temporarily_unavailable",
+        refused.status.as_u16(),
+    );
+    assert_eq!(faulted.refresh_token.as_deref(), Some(presented.as_str()));
+    assert!(!faulted.processed);
+    assert_eq!(faulted.family, None, "the token was never looked up");
+    assert_eq!(granted.refresh_token.as_deref(), Some(presented.as_str()));
+    assert!(granted.processed);
+    assert!(granted.issued_refresh_token.is_some());
+
+    // The admin API's JSON: the flag is there, the token value is not.
+    let raw = f
+        .http
+        .get(format!(
+            "{}/__admin/ledger?endpoint=token",
+            f.provider.base_url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!raw.contains(&grant.refresh_token), "no token value: {raw}");
+    let json: Vec<Value> = serde_json::from_str(&raw).unwrap();
+    assert_eq!(json[0]["processed"], false, "{raw}");
+    assert_eq!(json[0]["refresh_token"], presented.as_str(), "{raw}");
+    assert_eq!(json[1]["processed"], true, "{raw}");
 }
 
 /// RFC 6585 4: 429 Too Many Requests with Retry-After (RFC 9110 10.2.3);
@@ -479,6 +556,11 @@ async fn too_many_requests_is_429_with_retry_after() {
     assert_eq!(a.headers[RETRY_AFTER], "30");
     let e = last_entry(&f.admin, token_filter()).await;
     assert_entry(&e, &[&format!("too_many_requests#{id}")], "http_429", 429);
+    assert!(!e.processed);
+    assert_eq!(
+        e.refresh_token,
+        Some(TokenHash::of(&grant.refresh_token).fingerprint())
+    );
     assert_eq!(
         refresh(&f, &grant.refresh_token).await.status,
         StatusCode::OK,
@@ -522,6 +604,7 @@ async fn malformed_json_consumes_the_refresh_token() {
     let e = last_entry(&f.admin, token_filter()).await;
     assert_entry(&e, &[&format!("malformed_json#{id}")], "ok", 200);
     assert_eq!(e.family, Some(grant.family));
+    assert!(e.processed, "a body fault mangles a processed answer");
     assert!(
         e.issued_refresh_token.is_some(),
         "the grant happened: a successor was issued: {e:?}"

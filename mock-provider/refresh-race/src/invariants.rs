@@ -4,8 +4,11 @@
 //!
 //! - one refresh per cycle: at most one `refresh_token` request per cycle,
 //!   exactly one when the access tokens had expired;
-//! - single use: no refresh token presented twice, no reuse detected (which
-//!   revokes the grant);
+//! - single use: no refresh token presented twice to the grant logic, no
+//!   reuse detected (which revokes the grant). A presentation an injected
+//!   error answered before processing (`processed: false` in the ledger)
+//!   consumed nothing, so presenting that token again is a legitimate
+//!   retry; it still counts against the request limits;
 //! - every caller ends with a token the upstream API accepted (200), as the
 //!   ledger records it;
 //! - `invalid_grant` is final: every caller of that cycle gets an error (in
@@ -287,7 +290,10 @@ impl fmt::Display for Violation {
 }
 
 /// Single use across the whole case: a refresh token presented twice, or
-/// reuse detected, in an entry after `step_start`.
+/// reuse detected, in an entry after `step_start`. Only processed
+/// presentations count: one a fault answered before processing (a 503
+/// with `Retry-After`, say) left the token unconsumed, and retrying with
+/// it is what a correct manager does.
 pub(crate) fn single_use(
     step: Step,
     case_refreshes: &[LedgerEntry],
@@ -295,7 +301,7 @@ pub(crate) fn single_use(
 ) -> Vec<Violation> {
     let mut out = Vec::new();
     let mut presented: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
-    for e in case_refreshes {
+    for e in case_refreshes.iter().filter(|e| e.processed) {
         if let Some(fp) = e.refresh_token.as_deref() {
             let seen = presented.entry(fp).or_insert((0, 0));
             seen.0 += 1;
@@ -452,6 +458,33 @@ mod tests {
                 .unwrap()
                 .to_string(),
             "cycle 1: 2 refresh requests (1 granted); expected at most 1 per cycle"
+        );
+    }
+
+    /// A correct manager after a 503 with `Retry-After`: the same
+    /// never-consumed token twice, once answered by the fault, once
+    /// granted. Not a double presentation; still two requests.
+    #[test]
+    fn a_presentation_answered_by_a_fault_is_not_a_second_use() {
+        let mut unavailable = entry(1, "sha256:aaaaaaaaaaaa", "http_503", false);
+        unavailable.processed = false;
+        unavailable.faults = vec!["http_status#4".to_owned()];
+        let ledger = [unavailable, entry(2, "sha256:aaaaaaaaaaaa", "ok", false)];
+        assert!(single_use(Step::Recovery(1), &ledger, 0).is_empty());
+        let refs: Vec<&LedgerEntry> = ledger.iter().collect();
+        assert_eq!(
+            refresh_count(Step::Cycle(1), &refs, RefreshLimit::OnePerCycle)
+                .unwrap()
+                .to_string(),
+            "cycle 1: 2 refresh requests (1 granted); expected at most 1 per cycle"
+        );
+        // Two processed presentations after the faulted one still count.
+        let mut twice = ledger.to_vec();
+        twice.push(entry(3, "sha256:aaaaaaaaaaaa", "invalid_grant", true));
+        let found = single_use(Step::Cycle(2), &twice, 2);
+        assert_eq!(
+            found[0].to_string(),
+            "cycle 2: refresh token sha256:aaaaaaaaaaaa presented 2 times (it is single-use)"
         );
     }
 

@@ -29,7 +29,8 @@ fn refresh_line(e: &LedgerEntry) -> String {
         .filter(|kind| !matches!(*kind, "refresh_barrier" | "latency"))
         .collect::<Vec<_>>();
     let Some(presented) = e.refresh_token.as_deref() else {
-        // A fault answered before the token was looked at.
+        // A fault answered before the token was looked at (a provider
+        // from before faulted entries carried the fingerprint).
         return if injected.is_empty() {
             format!("refresh (token not examined): {}", e.outcome)
         } else {
@@ -40,6 +41,19 @@ fn refresh_line(e: &LedgerEntry) -> String {
             )
         };
     };
+    if !e.processed {
+        // Presented, but a fault answered first: the token was not
+        // consumed, so this is no use of it.
+        let by = if injected.is_empty() {
+            String::new()
+        } else {
+            format!("injected: {}; ", injected.join(", "))
+        };
+        return format!(
+            "refresh {presented}: {} ({by}answered before processing, token not consumed)",
+            e.outcome
+        );
+    }
     let mut line = if e.outcome == "ok" {
         match e.issued_refresh_token.as_deref() {
             Some(next) => format!("refresh {presented}: granted, rotated to {next}"),
@@ -135,6 +149,11 @@ mod tests {
     use super::*;
 
     fn entry(seq: u64, presented: Option<&str>, outcome: &str, faults: &[&str]) -> LedgerEntry {
+        // An injected error (no `#` id of a barrier or latency) answered
+        // before processing.
+        let processed = !faults
+            .iter()
+            .any(|f| f.starts_with("oauth_error") || f.starts_with("http_status"));
         serde_json::from_value(serde_json::json!({
             "seq": seq,
             "time_ms": 0,
@@ -148,6 +167,7 @@ mod tests {
             "issued_refresh_token": if outcome == "ok" { Some("sha256:bbbbbbbbbbbb") } else { None },
             "reuse_detected": outcome == "invalid_grant" && presented.is_some(),
             "faults": faults,
+            "processed": processed,
             "latency_ms": 0.0,
         }))
         .unwrap()
@@ -168,6 +188,12 @@ mod tests {
             entry(2, Some("sha256:aaaaaaaaaaaa"), "ok", &["refresh_barrier#3"]),
             entry(3, None, "invalid_grant", &["oauth_error#9"]),
             entry(4, None, "invalid_grant", &["oauth_error#9"]),
+            entry(
+                6,
+                Some("sha256:bbbbbbbbbbbb"),
+                "http_503",
+                &["http_status#2"],
+            ),
         ];
         assert_eq!(
             evidence(&marks, &ledger, &[], "c/c1"),
@@ -175,6 +201,7 @@ mod tests {
                 "cycle 1, access_token(): refresh sha256:aaaaaaaaaaaa: granted, rotated to sha256:bbbbbbbbbbbb",
                 "cycle 1, access_token(): refresh sha256:aaaaaaaaaaaa: invalid_grant, reuse detected",
                 "cycle 1, replace_rejected(): refresh: invalid_grant (injected: oauth_error; token not examined) (2 times)",
+                "cycle 1, afterwards: refresh sha256:bbbbbbbbbbbb: http_503 (injected: http_status; answered before processing, token not consumed)",
             ]
         );
     }
