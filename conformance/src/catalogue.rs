@@ -95,6 +95,7 @@ fn needs(s: &Scenario) -> String {
             Requirement::ServerLogs => "a server the suite starts",
             Requirement::TokenStore => "`[upstream] token_store = true`",
             Requirement::Tenants => "`[upstream] tenants = true`",
+            Requirement::Introspection => "`[auth] validation = \"introspection\"`",
         })
         .collect::<Vec<_>>()
         .join(", ")

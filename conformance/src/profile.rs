@@ -9,6 +9,7 @@
 //! ready_timeout_secs = 20
 //! [auth]
 //! scope = "mcp:tools"
+//! validation = "jwt"          # or "introspection" (RFC 7662)
 //! [permission]
 //! tool = "admin_reset"
 //! scope = "mcp:admin"
@@ -69,12 +70,63 @@ pub struct AuthSection {
     /// The scope an ordinary request needs (default `mcp:tools`).
     #[serde(default = "default_scope")]
     pub scope: String,
+    /// How the server validates access tokens (default `jwt`).
+    #[serde(default)]
+    pub validation: TokenValidation,
+    /// With `validation = "introspection"`: how long the server may keep
+    /// answering from a cached `active: true` (RFC 7662 4 leaves caching to
+    /// the resource server, trading load for how soon a revocation shows).
+    /// Scenarios that revoke a token wait this long before judging.
+    #[serde(default)]
+    pub introspection_cache_secs: u64,
 }
 
 impl Default for AuthSection {
     fn default() -> Self {
         Self {
             scope: default_scope(),
+            validation: TokenValidation::default(),
+            introspection_cache_secs: 0,
+        }
+    }
+}
+
+/// The longest introspection cache a profile may declare: beyond a minute a
+/// revoked token stays usable too long to call it revoked.
+pub const MAX_INTROSPECTION_CACHE_SECS: u64 = 60;
+
+/// How the server validates access tokens: `[auth] validation`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum TokenValidation {
+    /// Locally, as JWTs signed by the issuer's keys (`MCP_AUTH_JWKS_URI`).
+    #[default]
+    Jwt,
+    /// By asking the issuer (RFC 7662, `MCP_AUTH_INTROSPECTION_URI`).
+    Introspection,
+}
+
+impl TokenValidation {
+    /// The profile's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Jwt => "jwt",
+            Self::Introspection => "introspection",
+        }
+    }
+}
+
+impl TryFrom<String> for TokenValidation {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match value.as_str() {
+            "jwt" => Ok(Self::Jwt),
+            "introspection" => Ok(Self::Introspection),
+            // The parser shows the line; the message names the field.
+            other => Err(format!(
+                "auth.validation: `{other}` is not a validation mode; use \"jwt\" or \"introspection\""
+            )),
         }
     }
 }
@@ -216,6 +268,22 @@ impl TargetProfile {
         if self.auth.scope.trim().is_empty() {
             return Err(invalid("auth.scope", "must not be empty".into()));
         }
+        if self.auth.introspection_cache_secs > MAX_INTROSPECTION_CACHE_SECS {
+            return Err(invalid(
+                "auth.introspection_cache_secs",
+                format!(
+                    "must be 0-{MAX_INTROSPECTION_CACHE_SECS}: a revoked token must stop working soon"
+                ),
+            ));
+        }
+        if self.auth.introspection_cache_secs > 0
+            && self.auth.validation != TokenValidation::Introspection
+        {
+            return Err(invalid(
+                "auth.introspection_cache_secs",
+                "only applies with `validation = \"introspection\"`".into(),
+            ));
+        }
         if let Some(p) = &self.permission
             && p.scope.trim().is_empty()
         {
@@ -258,5 +326,44 @@ mod tests {
         assert!(e.to_string().contains("needs `command`"), "{e}");
         let e = TargetProfile::from_toml_str("[server]\nurll = \"x\"\n", "t").unwrap_err();
         assert!(e.to_string().contains("unknown field `urll`"), "{e}");
+    }
+
+    #[test]
+    fn validation_mode_and_cache() {
+        let server = "[server]\nurl = \"http://127.0.0.1:3000/mcp\"\n";
+        let p = TargetProfile::from_toml_str(server, "t").unwrap();
+        assert_eq!(p.auth.validation, TokenValidation::Jwt);
+        let p = TargetProfile::from_toml_str(
+            &format!(
+                "{server}[auth]\nvalidation = \"introspection\"\nintrospection_cache_secs = 5\n"
+            ),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(p.auth.validation, TokenValidation::Introspection);
+        assert_eq!(p.auth.introspection_cache_secs, 5);
+        let e = TargetProfile::from_toml_str(
+            &format!("{server}[auth]\nvalidation = \"opaque\"\n"),
+            "t",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("auth.validation: `opaque`"), "{e}");
+        let e = TargetProfile::from_toml_str(
+            &format!(
+                "{server}[auth]\nvalidation = \"introspection\"\nintrospection_cache_secs = 61\n"
+            ),
+            "t",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("auth.introspection_cache_secs"),
+            "{e}"
+        );
+        let e = TargetProfile::from_toml_str(
+            &format!("{server}[auth]\nintrospection_cache_secs = 1\n"),
+            "t",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("only applies with"), "{e}");
     }
 }

@@ -126,6 +126,11 @@ fn skip_reason(ctx: &RunContext, s: &Scenario) -> Option<String> {
                 .then_some("`[upstream] token_store = true` and a server the suite starts"),
             Requirement::Tenants => (!ctx.profile.upstream.as_ref().is_some_and(|u| u.tenants))
                 .then_some("`[upstream] tenants = true`"),
+            Requirement::Introspection => (ctx.profile.auth.validation
+                != crate::profile::TokenValidation::Introspection)
+                .then_some(
+                    "a server that introspects tokens (RFC 7662): `[auth] validation = \"introspection\"`",
+                ),
         };
         if let Some(m) = missing {
             return Some(format!("needs {m}"));

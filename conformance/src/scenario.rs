@@ -87,6 +87,9 @@ pub enum Requirement {
     TokenStore,
     /// `[upstream] tenants = true`.
     Tenants,
+    /// `[auth] validation = "introspection"`: the server asks the issuer
+    /// (RFC 7662) whether each token is active.
+    Introspection,
 }
 
 /// The issuers the suite's provider runs.
@@ -237,9 +240,26 @@ pub struct McpStep {
     /// For `initialize`: save the session under this name.
     #[serde(default)]
     pub save_session: Option<String>,
+    /// The server may still answer from its introspection cache: the call
+    /// is repeated until `expect` holds or `[auth] introspection_cache_secs`
+    /// has passed, and judged on the last answer.
+    #[serde(default)]
+    pub within_introspection_cache: bool,
     /// What must come back.
     #[serde(default)]
     pub expect: Expect,
+}
+
+/// `kind = "revoke"`: the provider revokes a minted token (its admin API,
+/// as if the user or an administrator had revoked it, RFC 7009).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeStep {
+    /// The minted token.
+    pub token: String,
+    /// Which issuer (default: trusted).
+    #[serde(default)]
+    pub issuer: IssuerRole,
 }
 
 /// `kind = "http"`: any HTTP request to the server.
@@ -395,6 +415,8 @@ pub enum Step {
     TokenStore(TokenStoreStep),
     /// Mint a token.
     Mint(MintStep),
+    /// Revoke a minted token at the provider.
+    Revoke(RevokeStep),
     /// Rotate an issuer's key.
     RotateKeys(RotateKeysStep),
     /// An MCP request.
@@ -682,6 +704,12 @@ impl Scenario {
                         sessions.insert(s.clone());
                     }
                 }
+                Step::Revoke(r) if !tokens.contains(&r.token) => {
+                    return Err(format!(
+                        "step[{i}].token: `{}` is not minted by an earlier step",
+                        r.token
+                    ));
+                }
                 Step::Concurrent(c) if c.count < 2 || c.count > 50 => {
                     return Err(format!("step[{i}].count: must be 2-50"));
                 }
@@ -819,6 +847,23 @@ expect = { status = 401, challenge = { scheme = "Bearer", error = "invalid_token
         )
         .unwrap_err();
         assert!(e.message.contains("family"), "{e}");
+    }
+
+    #[test]
+    fn a_revoke_step_needs_a_minted_token() {
+        let revoke = |token: &str| {
+            GOOD.replace(
+                "[[step]]\nkind = \"mcp\"",
+                &format!("[[step]]\nkind = \"revoke\"\ntoken = \"{token}\"\n[[step]]\nkind = \"mcp\"\nwithin_introspection_cache = true"),
+            )
+        };
+        let s = Scenario::parse(&revoke("old"), "x.toml").unwrap();
+        assert!(
+            matches!(&s.steps[1], Step::Revoke(r) if r.token == "old" && r.issuer == IssuerRole::Trusted)
+        );
+        assert!(matches!(&s.steps[2], Step::Mcp(m) if m.within_introspection_cache));
+        let e = Scenario::parse(&revoke("nope"), "x.toml").unwrap_err();
+        assert!(e.message.contains("step[1].token: `nope`"), "{e}");
     }
 
     #[test]

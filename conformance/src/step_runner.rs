@@ -3,8 +3,9 @@
 //! evidence.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
-use mock_provider::admin_api::{MintRequest, RotateKeys};
+use mock_provider::admin_api::{MintRequest, RevokeRequest, RotateKeys};
 use mock_provider::token_override::TokenOverride;
 use serde_json::{Value, json};
 
@@ -14,10 +15,14 @@ use crate::mcp_client::{Answer, McpRequest};
 use crate::run_context::RunContext;
 use crate::scenario::{
     ConcurrentStep, FaultStep, HttpStep, IssuerRole, LeakScanStep, LeakScope, LedgerExpect,
-    McpCall, McpStep, MintStep, RotateKeysStep, Scenario, SessionIdsStep, Step,
+    McpCall, McpStep, MintStep, RevokeStep, RotateKeysStep, Scenario, SessionIdsStep, Step,
 };
 use crate::template::Vars;
 use mock_provider::FaultRule;
+
+/// How often a call is repeated while the server may still answer from its
+/// introspection cache.
+const CACHE_RETRY_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Why a scenario did not pass.
 #[derive(Debug, Clone)]
@@ -77,6 +82,7 @@ impl ScenarioRun<'_> {
     async fn step(&mut self, step: &Step) -> Result<(), String> {
         match step {
             Step::Mint(m) => self.mint(m).await,
+            Step::Revoke(r) => self.revoke(r).await,
             Step::RotateKeys(r) => self.rotate(r).await,
             Step::Mcp(m) => self.mcp(m).await,
             Step::Http(h) => self.http(h).await,
@@ -143,6 +149,34 @@ impl ScenarioRun<'_> {
         Ok(())
     }
 
+    async fn revoke(&mut self, r: &RevokeStep) -> Result<(), String> {
+        let token = self
+            .vars
+            .get(&format!("token.{}", r.token))
+            .ok_or_else(|| format!("scenario error: token `{}` was not minted", r.token))?
+            .to_owned();
+        let outcome = self
+            .ctx
+            .provider
+            .admin()
+            .revoke(
+                r.issuer.name(),
+                &RevokeRequest {
+                    token: Some(token),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| format!("suite error: revoking `{}` failed: {e}", r.token))?;
+        if !outcome.access_token_revoked {
+            return Err(format!(
+                "suite error: the provider did not revoke `{}` as an access token",
+                r.token
+            ));
+        }
+        Ok(())
+    }
+
     async fn rotate(&mut self, r: &RotateKeysStep) -> Result<(), String> {
         self.ctx
             .provider
@@ -198,7 +232,39 @@ impl ScenarioRun<'_> {
         })
     }
 
+    /// An MCP step; with `within_introspection_cache`, repeated until its
+    /// expectation holds or the profile's declared introspection cache time
+    /// has passed (a cache may lawfully answer for that long), and judged on
+    /// the last attempt, whose exchanges are the evidence.
     async fn mcp(&mut self, m: &McpStep) -> Result<(), String> {
+        if !m.within_introspection_cache {
+            return self.mcp_once(m).await;
+        }
+        let window = Duration::from_secs(self.ctx.profile.auth.introspection_cache_secs);
+        let started = Instant::now();
+        loop {
+            let mark = self.exchanges.len();
+            let error = match self.mcp_once(m).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let elapsed = started.elapsed();
+            if elapsed >= window {
+                return Err(if window.is_zero() {
+                    error
+                } else {
+                    format!(
+                        "{error} (still after {} s, the introspection cache time the profile declares)",
+                        window.as_secs()
+                    )
+                });
+            }
+            self.exchanges.truncate(mark);
+            tokio::time::sleep(CACHE_RETRY_INTERVAL.min(window - elapsed)).await;
+        }
+    }
+
+    async fn mcp_once(&mut self, m: &McpStep) -> Result<(), String> {
         let authorization = self.authorization(m)?;
         let query: Vec<(String, String)> = m
             .query
@@ -366,6 +432,7 @@ impl ScenarioRun<'_> {
             query: Default::default(),
             session: None,
             save_session: None,
+            within_introspection_cache: false,
             expect: c.expect.clone(),
         };
         let authorization = self.authorization(&step)?;

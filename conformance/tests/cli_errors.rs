@@ -112,6 +112,24 @@ fn profile_port_without_command() {
 }
 
 #[test]
+fn profile_with_an_unknown_validation_mode() {
+    let profile = fixture("bad/profile_unknown_validation.toml");
+    insta::assert_snapshot!(usage_error(
+        &["run", "--profile", &profile],
+        &[&profile, "line 5", "auth.validation", "`opaque`"]
+    ));
+}
+
+#[test]
+fn profile_with_an_introspection_cache_too_long() {
+    let profile = fixture("bad/profile_introspection_cache_too_long.toml");
+    insta::assert_snapshot!(usage_error(
+        &["run", "--profile", &profile],
+        &[&profile, "auth.introspection_cache_secs", "0-60"]
+    ));
+}
+
+#[test]
 fn scenario_with_a_syntax_error() {
     let dir = fixture("bad/scenarios_syntax_error");
     let file = format!("{dir}/syntax_error.toml");

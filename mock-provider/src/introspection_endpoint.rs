@@ -66,7 +66,15 @@ pub fn describe(issuer: &Issuer, token: &str) -> Value {
         && claims.iss == issuer.url()
     {
         let revoked = issuer.grants().families.access_token_revoked(&claims.jti);
-        if revoked || now >= claims.exp {
+        // RFC 7662 2.2: `active` means "within its given time window of
+        // validity": not before `nbf` either (the upstream API holds tokens
+        // to the same window).
+        let not_yet_valid = claims
+            .extra
+            .get("nbf")
+            .and_then(Value::as_u64)
+            .is_some_and(|nbf| nbf > now);
+        if revoked || now >= claims.exp || not_yet_valid {
             return json!({"active": false});
         }
         let mut doc = json!({

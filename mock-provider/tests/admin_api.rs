@@ -552,6 +552,24 @@ async fn minted_tokens_carry_what_was_asked_and_introspect_accordingly() {
         introspect(&issuer, &minted.access_token).await["active"],
         false
     );
+    // Not valid yet: outside its time window, so not active (RFC 7662 2.2).
+    let minted = admin
+        .mint_token(
+            "default",
+            &MintRequest {
+                token_override: Some(TokenOverride {
+                    nbf_in_secs: Some(300),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        introspect(&issuer, &minted.access_token).await,
+        json!({"active": false})
+    );
 
     // Signing faults: tokens that must not verify (RFC 8725 3.1).
     for (fault, alg) in [
@@ -1310,6 +1328,156 @@ async fn ledger_filters_narrow_and_bad_filters_are_refused() {
         let d = body["error_description"].as_str().unwrap_or_default();
         assert!(d.contains(word), "{query}: `{word}` not in {d}");
     }
+}
+
+/// RFC 8707 in the ledger: the `resource` values a token or authorization
+/// request carried (as sent, also when refused) and the `aud` of the access
+/// token issued (as the token carries it, also under a `token_override`),
+/// with filters on both; entries without either leave the keys out.
+#[tokio::test]
+async fn ledger_records_resources_asked_and_audience_issued() {
+    let provider = support::start_provider().await;
+    let admin = provider.admin();
+    let issuer = provider.issuer_url("default").unwrap();
+    let default_aud = format!("{issuer}/api");
+
+    // client_credentials: without a resource, then with one, then a bad one.
+    client_credentials(&issuer, APP).await;
+    let with = token(
+        &issuer,
+        APP,
+        &[("grant_type", "client_credentials"), ("resource", RESOURCE)],
+    )
+    .await;
+    assert_eq!(with.status, StatusCode::OK, "{with:?}");
+    let bad = token(
+        &issuer,
+        APP,
+        &[
+            ("grant_type", "client_credentials"),
+            ("resource", "mcp.example"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.error(), Some("invalid_target"));
+    // authorization_code: the authorization request and the token request
+    // both ask for the resource; the refresh asks for nothing and keeps it.
+    let tokens = support::code_flow_tokens(&http(), &issuer, &[("resource", RESOURCE)]).await;
+    let refreshed = refresh(&issuer, APP, tokens.str("refresh_token")).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{refreshed:?}");
+    // An override that rewrites `aud`: the ledger says what the token says.
+    admin
+        .add_fault(
+            &FaultRule::new(
+                Endpoint::Token,
+                FaultAction::TokenOverride(TokenOverride {
+                    aud: Some(json!([
+                        "https://elsewhere.example",
+                        "https://second.example"
+                    ])),
+                    ..Default::default()
+                }),
+            )
+            .times(1),
+        )
+        .await
+        .unwrap();
+    let overridden = client_credentials(&issuer, APP).await;
+    assert_eq!(
+        jwt_payload(&overridden)["aud"],
+        json!(["https://elsewhere.example", "https://second.example"])
+    );
+
+    let all = admin.ledger(&LedgerFilter::default()).await.unwrap();
+    /// Endpoint, grant type, resources asked, audience issued.
+    type Row = (Endpoint, Option<GrantType>, Vec<String>, Vec<String>);
+    let shown: Vec<Row> = all
+        .iter()
+        .map(|e| {
+            (
+                e.endpoint,
+                e.grant_type,
+                e.resource.clone(),
+                e.audience.clone(),
+            )
+        })
+        .collect();
+    let s = |v: &[&str]| v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
+    use GrantType::{AuthorizationCode, ClientCredentials, RefreshToken};
+    assert_eq!(
+        shown,
+        [
+            (
+                Endpoint::Token,
+                Some(ClientCredentials),
+                s(&[]),
+                s(&[&default_aud])
+            ),
+            (
+                Endpoint::Token,
+                Some(ClientCredentials),
+                s(&[RESOURCE]),
+                s(&[RESOURCE])
+            ),
+            (
+                Endpoint::Token,
+                Some(ClientCredentials),
+                s(&["mcp.example"]),
+                s(&[])
+            ),
+            (Endpoint::Authorize, None, s(&[RESOURCE]), s(&[])),
+            (
+                Endpoint::Token,
+                Some(AuthorizationCode),
+                s(&[]),
+                s(&[RESOURCE])
+            ),
+            (Endpoint::Token, Some(RefreshToken), s(&[]), s(&[RESOURCE])),
+            (
+                Endpoint::Token,
+                Some(ClientCredentials),
+                s(&[]),
+                s(&["https://elsewhere.example", "https://second.example"])
+            ),
+        ]
+    );
+
+    let asked = admin
+        .ledger(&LedgerFilter {
+            resource: Some(RESOURCE.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        asked.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [all[1].seq, all[3].seq]
+    );
+    let for_resource = admin
+        .ledger(&LedgerFilter {
+            audience: Some(RESOURCE.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        for_resource.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [all[1].seq, all[4].seq, all[5].seq]
+    );
+
+    // In the JSON: arrays where there is something, no key where not.
+    let (status, json) = admin_raw(
+        provider.base_url(),
+        reqwest::Method::GET,
+        "ledger?endpoint=token&grant_type=client_credentials",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(json[0].get("resource").is_none(), "{json}");
+    assert_eq!(json[0]["audience"], json!([default_aud]));
+    assert_eq!(json[1]["resource"], json!([RESOURCE]));
+    assert!(json[2].get("audience").is_none(), "{json}");
 }
 
 #[tokio::test]
