@@ -1,7 +1,8 @@
 //! One generated case, start to end: set the provider up, build the
 //! user's manager from the seeded grant, then cycle by cycle expire the
-//! access tokens, install the cycle's fault, run the callers in lockstep
-//! and check the invariants from the ledger after every phase; after an
+//! access tokens, install the cycle's fault, run the callers (in lockstep,
+//! checking the invariants from the ledger after every phase, or
+//! staggered, checking after they all ended); after an
 //! `invalid_grant` cycle make one further call, after a 503 cycle wait out
 //! `Retry-After` and check the manager recovers. The first step that
 //! breaks an invariant ends the case with its violations and evidence.
@@ -17,7 +18,7 @@ use crate::invariants::{self, Expected, RefreshLimit, Step, Violation};
 use crate::ledger_evidence::{PhaseMarks, evidence};
 use crate::lockstep_callers::{Lockstep, Upstream};
 use crate::provider_harness::{HarnessError, ProviderHarness};
-use crate::schedule::{Schedule, TokenFault};
+use crate::schedule::{Pace, Schedule, TokenFault};
 use crate::token_source::{TokenSource, UpstreamGrant};
 
 /// Extra wait beyond `Retry-After` before the recovery call.
@@ -52,6 +53,8 @@ struct StepPlan {
     count_from: u64,
     /// Whether exactly one refresh is needed (the tokens had expired).
     must_refresh: bool,
+    /// How the callers move.
+    pace: Pace,
 }
 
 /// What a step needs from the case.
@@ -133,17 +136,33 @@ impl<S: TokenSource> CaseContext<'_, S> {
             plan.label.clone(),
             plan.callers,
         );
-        // At most four phases: token, API, replacement, API.
-        for _ in 0..4 {
-            let Some(stage) = callers.step().await else {
-                break;
-            };
-            marks
-                .phases
-                .push((stage.to_string(), self.harness.last_seq()));
-            let found = self.refresh_violations(&plan, step_start);
-            if let Some(failure) = self.failure(found, &marks, &plan.label) {
-                return Some(failure);
+        match plan.pace {
+            Pace::Lockstep => {
+                // At most four phases: token, API, replacement, API.
+                for _ in 0..4 {
+                    let Some(stage) = callers.step().await else {
+                        break;
+                    };
+                    marks
+                        .phases
+                        .push((stage.to_string(), self.harness.last_seq()));
+                    let found = self.refresh_violations(&plan, step_start);
+                    if let Some(failure) = self.failure(found, &marks, &plan.label) {
+                        return Some(failure);
+                    }
+                }
+            }
+            Pace::Staggered { spread } => {
+                // One phase: the callers' flows overlap.
+                callers.run_staggered(spread).await;
+                marks.phases.push((
+                    format!("staggered callers ({})", plan.pace),
+                    self.harness.last_seq(),
+                ));
+                let found = self.refresh_violations(&plan, step_start);
+                if let Some(failure) = self.failure(found, &marks, &plan.label) {
+                    return Some(failure);
+                }
             }
         }
         let upstream = self.harness.upstream_calls(step_start);
@@ -251,6 +270,7 @@ where
             counting,
             count_from: cycle_start,
             must_refresh: expected == Expected::Accepted,
+            pace: schedule.pace(),
         };
         if let Some(failure) = cx.run_step(plan).await {
             return Ok(Some(failure));
@@ -275,6 +295,7 @@ where
                     },
                     count_from: cycle_start,
                     must_refresh: false,
+                    pace: Pace::Lockstep,
                 };
                 if let Some(failure) = cx.run_step(plan).await {
                     return Ok(Some(failure));

@@ -18,9 +18,10 @@
 //!
 //! Every [`Schedule`] has 1..=16 concurrent callers, 1..=3 expiry cycles, a
 //! refresh barrier that makes a racy manager collide every time (with a
-//! short timeout, so a correct manager's lone refresh is hardly slowed) and
+//! short timeout, so a correct manager's lone refresh is hardly slowed),
 //! maybe a token endpoint fault (latency, `invalid_grant`, a 503 with
-//! `Retry-After`). A failure is shrunk to a small [`Counterexample`]:
+//! `Retry-After`), and callers that move in lockstep or start staggered
+//! over up to 120 ms ([`Pace`]). A failure is shrunk to a small [`Counterexample`]:
 //!
 //! ```text
 //! refresh race counterexample: 2 callers, 1 cycle, no fault (refresh barrier: 2 parties, 150 ms)
@@ -100,7 +101,7 @@ pub use lockstep_callers::{Ending, Stage};
 pub use provider_harness::HarnessError;
 pub use race_check::{DEFAULT_SEED, Passed, RaceCheck, RaceError};
 pub use schedule::{
-    FaultWeights, MAX_CALLERS, MAX_CYCLES, RefreshBarrier, Schedule, ScheduleStrategy, TokenFault,
-    schedules,
+    FaultWeights, MAX_CALLERS, MAX_CYCLES, MAX_STAGGER, Pace, RefreshBarrier, Schedule,
+    ScheduleStrategy, TokenFault, schedules,
 };
 pub use token_source::{TokenSource, UpstreamGrant};

@@ -6,7 +6,11 @@
 //! timeout. Lockstep makes collisions certain (a racy manager refreshes
 //! in the same step, held together by the provider's refresh barrier) and
 //! the outcome of a case reproducible, so a counterexample shrinks and
-//! reads the same every time.
+//! reads the same every time. Staggered callers ([`Pace::Staggered`]) run
+//! the same flow each on its own, starting at spread-out times, for the
+//! interleavings lockstep never produces.
+//!
+//! [`Pace::Staggered`]: crate::schedule::Pace::Staggered
 
 use std::fmt;
 use std::sync::Arc;
@@ -212,6 +216,58 @@ impl<S: TokenSource> Lockstep<S> {
             };
         }
         Some(stage)
+    }
+
+    /// Runs every caller's whole flow on its own task, caller `i` of `n`
+    /// starting `i * spread / n` after the first.
+    pub async fn run_staggered(&mut self, spread: Duration) {
+        let n = self.callers.len() as u32;
+        let mut tasks = Vec::new();
+        for (i, state) in self.callers.iter().enumerate() {
+            let source = self.source.clone();
+            let upstream = self.upstream.clone();
+            let label = self.label.clone();
+            let mut state = state.clone();
+            let delay = spread * i as u32 / n.max(1);
+            tasks.push(tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                // At most four steps: token, API, replacement, API.
+                for _ in 0..4 {
+                    let second = matches!(state, CallerState::HasToken { second: true, .. });
+                    if matches!(state, CallerState::Done(_)) {
+                        break;
+                    }
+                    let path = format!(
+                        "/race/{label}/caller{}/try{}",
+                        i + 1,
+                        if second { 2 } else { 1 }
+                    );
+                    state = advance(source.clone(), upstream.clone(), state, path).await;
+                }
+                state
+            }));
+        }
+        for (i, task) in tasks.into_iter().enumerate() {
+            let stage = self.stage_of(i);
+            self.callers[i] = match task.await {
+                Ok(end) => end,
+                Err(e) if e.is_panic() => CallerState::Done(Ending::Panicked { stage }),
+                Err(_) => CallerState::Done(Ending::ManagerError {
+                    stage,
+                    message: "the caller's task was cancelled".to_owned(),
+                }),
+            };
+        }
+    }
+
+    /// The stage caller `i` is at (before a staggered run: the start).
+    fn stage_of(&self, i: usize) -> Stage {
+        match &self.callers[i] {
+            CallerState::HasToken { second: false, .. } => Stage::FirstApiCall,
+            CallerState::Rejected { .. } => Stage::ReplaceRejected,
+            CallerState::HasToken { second: true, .. } => Stage::SecondApiCall,
+            CallerState::Start | CallerState::Done(_) => Stage::AccessToken,
+        }
     }
 
     /// How every caller ended (callers not done yet are reported as not

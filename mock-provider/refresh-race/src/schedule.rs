@@ -1,11 +1,12 @@
 //! What one generated case does, and how cases are generated: the
-//! [`Schedule`] (concurrent callers, expiry cycles, the refresh barrier
-//! and a token endpoint fault) and the proptest strategy
+//! [`Schedule`] (concurrent callers, expiry cycles, the refresh barrier,
+//! a token endpoint fault and the callers' [`Pace`]) and the proptest strategy
 //! [`ScheduleStrategy`] (also [`schedules()`] and `any::<Schedule>()`).
 //!
 //! Shrinking leads to small counterexamples: fewer callers, fewer cycles,
-//! no fault before any fault, the barrier's smallest size and shortest
-//! timeout, and a fault as early and as mild as still fails.
+//! no fault before any fault, lockstep before staggered callers, the
+//! barrier's smallest size and shortest timeout, and a fault as early and
+//! as mild as still fails.
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -19,6 +20,36 @@ use proptest::test_runner::TestRunner;
 pub const MAX_CALLERS: usize = 64;
 /// The most expiry cycles a schedule may have.
 pub const MAX_CYCLES: usize = 8;
+/// The widest spread of staggered callers' starts.
+pub const MAX_STAGGER: Duration = Duration::from_secs(2);
+
+/// How the callers of a cycle move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Pace {
+    /// All callers take each step together (ask for a token, call the API,
+    /// ask for a replacement, call again): collisions are certain and a
+    /// counterexample reads the same every time.
+    #[default]
+    Lockstep,
+    /// Caller `i` of `n` starts its whole flow `i * spread / n` after the
+    /// first and then runs on its own: some callers arrive while a refresh
+    /// is in flight, some after it, some after a 401 of another caller.
+    Staggered {
+        /// The spread of the starts.
+        spread: Duration,
+    },
+}
+
+impl fmt::Display for Pace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Lockstep => f.write_str("in lockstep"),
+            Self::Staggered { spread } => {
+                write!(f, "staggered over {} ms", spread.as_millis())
+            }
+        }
+    }
+}
 
 /// The mock provider's refresh barrier: refresh requests of the client
 /// wait until `parties` of them are in flight, then go together, so a
@@ -111,6 +142,7 @@ pub struct Schedule {
     cycles: usize,
     barrier: RefreshBarrier,
     fault: TokenFault,
+    pace: Pace,
 }
 
 impl Schedule {
@@ -150,7 +182,38 @@ impl Schedule {
             cycles,
             barrier,
             fault,
+            pace: Pace::Lockstep,
         }
+    }
+
+    /// The same schedule with the callers moving at `pace` (lockstep by
+    /// default); a staggered spread is cut to [`MAX_STAGGER`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use refresh_race::{Pace, RefreshBarrier, Schedule, TokenFault};
+    ///
+    /// let barrier = RefreshBarrier { parties: 2, timeout: Duration::from_millis(150) };
+    /// let s = Schedule::new(4, 1, barrier, TokenFault::None)
+    ///     .paced(Pace::Staggered { spread: Duration::from_millis(80) });
+    /// assert_eq!(
+    ///     s.to_string(),
+    ///     "4 callers staggered over 80 ms, 1 cycle, no fault (refresh barrier: 2 parties, 150 ms)"
+    /// );
+    /// ```
+    pub fn paced(mut self, pace: Pace) -> Self {
+        self.pace = match pace {
+            Pace::Lockstep => Pace::Lockstep,
+            Pace::Staggered { spread } => Pace::Staggered {
+                spread: spread.min(MAX_STAGGER),
+            },
+        };
+        self
+    }
+
+    /// How the callers move.
+    pub fn pace(&self) -> Pace {
+        self.pace
     }
 
     /// Concurrent callers per cycle.
@@ -177,11 +240,13 @@ impl Schedule {
 impl fmt::Display for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plural = |n: usize| if n == 1 { "" } else { "s" };
+        write!(f, "{} caller{}", self.callers, plural(self.callers))?;
+        if let Pace::Staggered { .. } = self.pace {
+            write!(f, " {}", self.pace)?;
+        }
         write!(
             f,
-            "{} caller{}, {} cycle{}, {} (refresh barrier: {} parties, {} ms)",
-            self.callers,
-            plural(self.callers),
+            ", {} cycle{}, {} (refresh barrier: {} parties, {} ms)",
             self.cycles,
             plural(self.cycles),
             self.fault,
@@ -254,6 +319,7 @@ pub struct ScheduleStrategy {
     latency_ms: RangeInclusive<u64>,
     retry_after_secs: u64,
     faults: FaultWeights,
+    stagger_ms: Option<RangeInclusive<u64>>,
 }
 
 impl Default for ScheduleStrategy {
@@ -266,6 +332,7 @@ impl Default for ScheduleStrategy {
             latency_ms: 20..=400,
             retry_after_secs: 1,
             faults: FaultWeights::default(),
+            stagger_ms: Some(10..=120),
         }
     }
 }
@@ -333,6 +400,37 @@ impl ScheduleStrategy {
         self
     }
 
+    /// Staggered callers too, their starts spread over a span drawn from
+    /// `range` (milliseconds, within 1..=2000); half the cases stay in
+    /// lockstep. The default is 10..=120 ms.
+    pub fn staggered(mut self, range: RangeInclusive<u64>) -> Self {
+        let max = MAX_STAGGER.as_millis() as u64;
+        self.stagger_ms = Some(checked("stagger", range, 1, max));
+        self
+    }
+
+    /// Lockstep callers only.
+    pub fn lockstep_only(mut self) -> Self {
+        self.stagger_ms = None;
+        self
+    }
+
+    fn pace_strategy(&self) -> BoxedStrategy<Pace> {
+        match self.stagger_ms.clone() {
+            // Union shrinks towards its first alternative: lockstep.
+            Some(range) => Union::new([
+                Just(Pace::Lockstep).boxed(),
+                range
+                    .prop_map(|ms| Pace::Staggered {
+                        spread: Duration::from_millis(ms),
+                    })
+                    .boxed(),
+            ])
+            .boxed(),
+            None => Just(Pace::Lockstep).boxed(),
+        }
+    }
+
     fn fault_strategy(&self) -> BoxedStrategy<TokenFault> {
         let w = self.faults;
         let max_cycle = *self.cycles.end();
@@ -384,8 +482,9 @@ impl ScheduleStrategy {
             self.fault_strategy(),
             self.barrier_parties.clone(),
             self.barrier_timeout_ms.clone(),
+            self.pace_strategy(),
         )
-            .prop_map(|(callers, cycles, fault, parties, timeout_ms)| {
+            .prop_map(|(callers, cycles, fault, parties, timeout_ms, pace)| {
                 Schedule::new(
                     callers,
                     cycles,
@@ -395,6 +494,7 @@ impl ScheduleStrategy {
                     },
                     fault,
                 )
+                .paced(pace)
             })
             .boxed()
     }
@@ -506,6 +606,9 @@ mod tests {
             prop_assert!((1..=3).contains(&s.cycles()));
             prop_assert!(s.barrier().parties >= 2 && s.barrier().parties <= s.callers().max(2));
             prop_assert!(s.fault().cycle().is_none_or(|c| c <= s.cycles()));
+            if let Pace::Staggered { spread } = s.pace() {
+                prop_assert!((10..=120).contains(&spread.as_millis()));
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ use reference_server::secret_string::SecretString;
 use reference_server::upstream_config::UpstreamConfig;
 use reference_server::upstream_tokens::{Behaviour, TokenError, UpstreamTokens};
 use refresh_race::{
-    RaceCheck, RefreshBarrier, Schedule, TokenFault, TokenSource, UpstreamGrant, Violation,
+    Pace, RaceCheck, RefreshBarrier, Schedule, TokenFault, TokenSource, UpstreamGrant, Violation,
 };
 
 /// The reference manager behind the harness's trait.
@@ -122,4 +122,40 @@ fn a_known_schedule_can_be_checked_alone() {
     assert!(naive.check(two_callers).is_err());
     let correct = RaceCheck::new(reference(Behaviour::default()));
     correct.check(two_callers).expect("the correct manager");
+}
+
+/// Staggered callers: some arrive while the refresh is in flight, some
+/// after it, some only after another caller's 401. The correct manager
+/// still refreshes once per cycle; the naive one still collides.
+#[test]
+fn staggered_callers_judge_the_same_way() {
+    let staggered = Schedule::new(
+        6,
+        2,
+        RefreshBarrier {
+            parties: 2,
+            timeout: Duration::from_millis(150),
+        },
+        TokenFault::None,
+    )
+    .paced(Pace::Staggered {
+        spread: Duration::from_millis(100),
+    });
+    let naive = RaceCheck::new(reference(Behaviour {
+        naive_refresh: true,
+        ..Behaviour::default()
+    }));
+    let error = naive
+        .check(staggered)
+        .expect_err("staggered naive callers still collide");
+    let counterexample = error.counterexample().expect("a counterexample");
+    assert!(
+        counterexample
+            .to_string()
+            .contains("6 callers staggered over 100 ms, 2 cycles"),
+        "{counterexample}"
+    );
+    RaceCheck::new(reference(Behaviour::default()))
+        .check(staggered)
+        .expect("the correct manager");
 }
