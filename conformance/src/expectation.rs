@@ -205,6 +205,47 @@ fn cut(s: &str) -> String {
     s.chars().take(120).collect()
 }
 
+/// What an MCP answer says to people: a tool result's text items and a
+/// JSON-RPC error's message.
+fn said(answer: &Answer) -> String {
+    let Some(rpc) = &answer.jsonrpc else {
+        return String::new();
+    };
+    let mut parts: Vec<&str> = rpc
+        .pointer("/result/content")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.get("text").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(m) = rpc.pointer("/error/message").and_then(Value::as_str) {
+        parts.push(m);
+    }
+    parts.join("\n")
+}
+
+/// The answer tells the user to authorize again: it contains one of
+/// `hints`, compared case-insensitively.
+pub fn says_reauth_required(answer: &Answer, hints: &[String]) -> Result<(), String> {
+    let text = said(answer);
+    let lower = text.to_lowercase();
+    if hints.iter().any(|h| lower.contains(&h.to_lowercase())) {
+        return Ok(());
+    }
+    Err(format!(
+        "expected the answer to say that re-authentication is required (one of {}), got `{}`",
+        hints
+            .iter()
+            .map(|h| format!("`{h}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        cut(&text)
+    ))
+}
+
 /// MCP Streamable HTTP, session management: ids must be globally unique
 /// and cryptographically secure, of visible ASCII (0x21-0x7E).
 pub fn judge_session_ids(ids: &[String], min_length: usize) -> Result<(), String> {
@@ -267,5 +308,31 @@ mod tests {
                 .contains("characters")
         );
         assert!(judge_session_ids(&["a".repeat(20), "a".repeat(20)], 16).is_err());
+    }
+
+    fn answer(rpc: Value) -> Answer {
+        Answer {
+            raw: Default::default(),
+            jsonrpc: Some(rpc),
+        }
+    }
+
+    #[test]
+    fn reauth_is_found_in_tool_errors_and_jsonrpc_errors() {
+        let hints = vec!["re-auth".to_owned(), "sign in".to_owned()];
+        let tool_error = answer(serde_json::json!({"result": {"isError": true,
+            "content": [{"type": "text", "text": "Upstream grant lost: RE-AUTHENTICATION required"}]}}));
+        assert!(says_reauth_required(&tool_error, &hints).is_ok());
+        let rpc_error = answer(
+            serde_json::json!({"error": {"code": -32000, "message": "Please sign in again"}}),
+        );
+        assert!(says_reauth_required(&rpc_error, &hints).is_ok());
+        let generic = answer(serde_json::json!({"result": {"isError": true,
+            "content": [{"type": "text", "text": "internal error"}]}}));
+        let e = says_reauth_required(&generic, &hints).unwrap_err();
+        assert!(
+            e.contains("`re-auth`") && e.contains("internal error"),
+            "{e}"
+        );
     }
 }

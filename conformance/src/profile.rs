@@ -161,6 +161,33 @@ pub struct UpstreamSection {
     /// `UPSTREAM_REFRESH_TOKENS` (subject -> refresh token, JSON).
     #[serde(default)]
     pub tenants: bool,
+    /// Words of which the server's answer to a call whose upstream grant
+    /// died (`invalid_grant`) must contain one, compared
+    /// case-insensitively: that it asks for re-authentication. Plain
+    /// substrings, no patterns; default [`DEFAULT_REAUTH_HINTS`].
+    #[serde(default = "default_reauth_hints")]
+    pub reauth_hints: Vec<String>,
+}
+
+/// What counts as "re-authentication required" unless a profile says
+/// otherwise: lenient on purpose (any wording that sends the user back to
+/// authorize).
+pub const DEFAULT_REAUTH_HINTS: [&str; 8] = [
+    "re-auth",
+    "reauth",
+    "authoriz",
+    "authenticat",
+    "sign in",
+    "log in",
+    "login",
+    "consent",
+];
+
+fn default_reauth_hints() -> Vec<String> {
+    DEFAULT_REAUTH_HINTS
+        .iter()
+        .map(|h| (*h).to_owned())
+        .collect()
 }
 
 fn default_ready_timeout() -> u64 {
@@ -289,6 +316,14 @@ impl TargetProfile {
         {
             return Err(invalid("permission.scope", "must not be empty".into()));
         }
+        if let Some(u) = &self.upstream
+            && (u.reauth_hints.is_empty() || u.reauth_hints.iter().any(|h| h.trim().is_empty()))
+        {
+            return Err(invalid(
+                "upstream.reauth_hints",
+                "must list at least one word, none of them empty".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -326,6 +361,25 @@ mod tests {
         assert!(e.to_string().contains("needs `command`"), "{e}");
         let e = TargetProfile::from_toml_str("[server]\nurll = \"x\"\n", "t").unwrap_err();
         assert!(e.to_string().contains("unknown field `urll`"), "{e}");
+    }
+
+    #[test]
+    fn reauth_hints_default_and_override() {
+        let server = "[server]\nurl = \"http://127.0.0.1:3000/mcp\"\n[upstream]\ntool = \"t\"\n";
+        let p = TargetProfile::from_toml_str(server, "t").unwrap();
+        assert_eq!(
+            p.upstream.unwrap().reauth_hints.len(),
+            DEFAULT_REAUTH_HINTS.len()
+        );
+        let p = TargetProfile::from_toml_str(
+            &format!("{server}reauth_hints = [\"connect again\"]\n"),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(p.upstream.unwrap().reauth_hints, vec!["connect again"]);
+        let e =
+            TargetProfile::from_toml_str(&format!("{server}reauth_hints = []\n"), "t").unwrap_err();
+        assert!(e.to_string().contains("upstream.reauth_hints"), "{e}");
     }
 
     #[test]

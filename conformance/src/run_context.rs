@@ -39,7 +39,9 @@ pub struct RunContext {
     pub url: String,
     /// The server's own client at the upstream issuer (with `[upstream]`).
     pub upstream_client: Option<String>,
-    /// The directory handed over as `MCP_TOKEN_STORE_DIR`.
+    /// The directory handed over as `MCP_TOKEN_STORE_DIR`: a path in a
+    /// private directory of the suite's that does not exist when the server
+    /// starts (the server creates it).
     pub token_store: Option<std::path::PathBuf>,
     /// Keeps the token store directory alive for the run.
     _token_store_dir: Option<tempfile::TempDir>,
@@ -47,6 +49,9 @@ pub struct RunContext {
 
 /// The server's client id at the upstream issuer.
 pub const UPSTREAM_CLIENT: &str = "mcp-server-upstream";
+
+/// The name of `MCP_TOKEN_STORE_DIR` inside the suite's private directory.
+const TOKEN_STORE_SUBDIR: &str = "token-store";
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -199,7 +204,10 @@ impl RunContext {
         } else {
             None
         };
-        // An empty private directory for the server's token files.
+        // A private directory of the suite's, and in it the path of the
+        // server's token directory, which does not exist yet: the server
+        // creates it, and its mode is the server's doing (a directory the
+        // suite made would be 0700 whatever the server does).
         let token_store_dir = if profile.upstream.as_ref().is_some_and(|u| u.token_store) {
             Some(
                 tempfile::Builder::new()
@@ -210,6 +218,9 @@ impl RunContext {
         } else {
             None
         };
+        let token_store_path = token_store_dir
+            .as_ref()
+            .map(|d| d.path().join(TOKEN_STORE_SUBDIR));
         let server = match &profile.server.command {
             None => None,
             Some(command) => {
@@ -246,11 +257,8 @@ impl RunContext {
                         env.insert(var.to_owned(), path.display().to_string());
                     }
                 }
-                if let Some(dir) = &token_store_dir {
-                    env.insert(
-                        "MCP_TOKEN_STORE_DIR".to_owned(),
-                        dir.path().display().to_string(),
-                    );
+                if let Some(dir) = &token_store_path {
+                    env.insert("MCP_TOKEN_STORE_DIR".to_owned(), dir.display().to_string());
                 }
                 for (k, v) in &profile.server.env {
                     env.insert(k.clone(), fill(v));
@@ -291,7 +299,7 @@ impl RunContext {
             book,
             responses: Vec::new(),
             upstream_client: upstream_env.map(|_| UPSTREAM_CLIENT.to_owned()),
-            token_store: token_store_dir.as_ref().map(|d| d.path().to_owned()),
+            token_store: token_store_path,
             _token_store_dir: token_store_dir,
             url,
         })
@@ -302,13 +310,10 @@ impl RunContext {
     pub async fn reseed_upstream(&mut self) -> Result<(), String> {
         let tenants = self.profile.upstream.as_ref().is_some_and(|u| u.tenants);
         let env = seed_upstream(&self.provider, &mut self.book, tenants).await?;
-        // A new grant: what the store holds belongs to the old one.
-        if let Some(dir) = &self.token_store
-            && let Ok(entries) = std::fs::read_dir(dir)
-        {
-            for e in entries.flatten() {
-                let _ = std::fs::remove_file(e.path());
-            }
+        // A new grant: what the store holds belongs to the old one. The
+        // directory goes too: the restarted server creates it again.
+        if let Some(dir) = &self.token_store {
+            let _ = std::fs::remove_dir_all(dir);
         }
         if let Some(server) = self.server.as_mut() {
             for (k, v) in &env {

@@ -277,6 +277,10 @@ pub struct HttpStep {
     /// Body (template).
     #[serde(default)]
     pub body: Option<String>,
+    /// A JSON body (every string in it a template), sent with
+    /// `Content-Type: application/json` unless `headers` name one.
+    #[serde(default)]
+    pub json: Option<Value>,
     /// What must come back.
     #[serde(default)]
     pub expect: Expect,
@@ -350,7 +354,8 @@ fn upstream_role() -> IssuerRole {
 }
 
 /// `kind = "concurrent"`: the same MCP call `count` times at once on one
-/// session.
+/// session; with `call = "initialize"`, `count` initialize requests at once
+/// and no session (each one would open its own).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConcurrentStep {
@@ -382,10 +387,18 @@ pub struct LedgerExpect {
     /// Upstream API requests, at least.
     #[serde(default)]
     pub min_upstream_requests: Option<u64>,
+    /// Upstream API requests, at most (a 401 loop, or an unusable token
+    /// sent anyway, shows here).
+    #[serde(default)]
+    pub max_upstream_requests: Option<u64>,
     /// Every upstream API request carried a token the upstream issuer gave
     /// the server's own client (never a forwarded inbound token).
     #[serde(default)]
     pub upstream_tokens_are_the_servers: bool,
+    /// Requests for the trusted issuer's JWKS since the previous `ledger`
+    /// step (or the scenario's start), at most. Needs no `[upstream]`.
+    #[serde(default)]
+    pub max_jwks_requests: Option<u64>,
 }
 
 /// `kind = "ledger"`: checks the provider's records.
@@ -406,6 +419,8 @@ pub enum Step {
     Concurrent(ConcurrentStep),
     /// The server's upstream access tokens stop working now.
     ExpireUpstreamTokens(NoFields),
+    /// Let time pass (a `Retry-After`, a token lifetime).
+    Wait(WaitStep),
     /// Check the provider's ledger.
     Ledger(LedgerStep),
     /// Stop the server and start it again (same environment, same token
@@ -427,6 +442,18 @@ pub enum Step {
     SessionIds(SessionIdsStep),
     /// Scan for leaked secrets.
     LeakScan(LeakScanStep),
+}
+
+/// The longest a `wait` step may wait.
+pub const MAX_WAIT_MILLIS: u64 = 10_000;
+
+/// `kind = "wait"`: the suite sleeps, e.g. until a `Retry-After` has
+/// passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitStep {
+    /// How long (1 to [`MAX_WAIT_MILLIS`]).
+    pub millis: u64,
 }
 
 /// `kind = "token_store"`: the server's token files are private.
@@ -542,6 +569,11 @@ pub struct Expect {
     /// The JSON-RPC result's text must contain this (template).
     #[serde(default)]
     pub result_contains: Option<String>,
+    /// The answer (a tool error's text or a JSON-RPC error's message) must
+    /// tell the user to authorize again: it contains one of the profile's
+    /// `[upstream] reauth_hints`, compared case-insensitively.
+    #[serde(default)]
+    pub says_reauth_required: bool,
     /// JSON pointer -> expected string value (template).
     #[serde(default)]
     pub json: BTreeMap<String, String>,
@@ -722,6 +754,9 @@ impl Scenario {
                 Step::SessionIds(s) if s.count < 2 || s.count > 50 => {
                     return Err(format!("step[{i}].count: must be 2-50"));
                 }
+                Step::Wait(w) if w.millis == 0 || w.millis > MAX_WAIT_MILLIS => {
+                    return Err(format!("step[{i}].millis: must be 1-{MAX_WAIT_MILLIS}"));
+                }
                 _ => {}
             }
         }
@@ -864,6 +899,22 @@ expect = { status = 401, challenge = { scheme = "Bearer", error = "invalid_token
         assert!(matches!(&s.steps[2], Step::Mcp(m) if m.within_introspection_cache));
         let e = Scenario::parse(&revoke("nope"), "x.toml").unwrap_err();
         assert!(e.message.contains("step[1].token: `nope`"), "{e}");
+    }
+
+    #[test]
+    fn a_wait_step_is_bounded() {
+        let wait = |millis: u64| {
+            GOOD.replace(
+                "[[step]]\nkind = \"mcp\"",
+                &format!("[[step]]\nkind = \"wait\"\nmillis = {millis}\n[[step]]\nkind = \"mcp\""),
+            )
+        };
+        let s = Scenario::parse(&wait(1200), "x.toml").unwrap();
+        assert!(matches!(&s.steps[1], Step::Wait(w) if w.millis == 1200));
+        for bad in [0, MAX_WAIT_MILLIS + 1] {
+            let e = Scenario::parse(&wait(bad), "x.toml").unwrap_err();
+            assert!(e.message.contains("step[1].millis"), "{e}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! expectations; the first unmet expectation ends the scenario with its
 //! evidence.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use mock_provider::admin_api::{MintRequest, RevokeRequest, RotateKeys};
@@ -41,16 +41,20 @@ struct ScenarioRun<'a> {
     vars: Vars,
     sessions: BTreeMap<String, String>,
     exchanges: Vec<RawExchange>,
+    /// The provider ledger's last `seq` at the previous `ledger` step.
+    ledger_mark: Option<u64>,
 }
 
 /// Runs `scenario`; `Ok` when every expectation held.
 pub async fn run_scenario(ctx: &mut RunContext, scenario: &Scenario) -> Result<(), StepFailure> {
-    let vars = ctx.vars.clone();
+    let mut vars = ctx.vars.clone();
+    vars.set("spec_version", ctx.client.version().as_str());
     let mut run = ScenarioRun {
         ctx,
         vars,
         sessions: BTreeMap::new(),
         exchanges: Vec::new(),
+        ledger_mark: None,
     };
     for (i, step) in scenario.steps.iter().enumerate() {
         run.exchanges.clear();
@@ -72,6 +76,24 @@ impl ScenarioRun<'_> {
             .map_err(|e| format!("scenario error: {e}"))
     }
 
+    /// `value` with every string in it rendered.
+    fn render_json(&self, value: &Value) -> Result<Value, String> {
+        Ok(match value {
+            Value::String(s) => Value::String(self.render(s)?),
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .map(|v| self.render_json(v))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.render_json(v)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
     fn record(&mut self, raw: &RawExchange) {
         self.ctx
             .responses
@@ -87,10 +109,14 @@ impl ScenarioRun<'_> {
             Step::Mcp(m) => self.mcp(m).await,
             Step::Http(h) => self.http(h).await,
             Step::SessionIds(s) => self.session_ids(s).await,
-            Step::LeakScan(l) => self.leak_scan(l),
+            Step::LeakScan(l) => self.leak_scan(l).await,
             Step::Fault(f) => self.fault(f).await,
             Step::Concurrent(c) => self.concurrent(c).await,
             Step::ExpireUpstreamTokens(_) => self.expire_upstream().await,
+            Step::Wait(w) => {
+                tokio::time::sleep(Duration::from_millis(w.millis)).await;
+                Ok(())
+            }
             Step::Ledger(l) => self.ledger(&l.expect).await,
             Step::RestartServer(_) => match self.ctx.server.as_mut() {
                 Some(server) => server.restart().await.map_err(|e| e.to_string()),
@@ -278,6 +304,8 @@ impl ScenarioRun<'_> {
             if let Some(name) = &m.save_session {
                 match session {
                     Some(s) => {
+                        // `{session.NAME}` for raw requests (an http DELETE).
+                        self.vars.set(&format!("session.{name}"), s.clone());
                         self.sessions.insert(name.clone(), s);
                     }
                     None if (200..300).contains(&answer.status()) => {
@@ -320,7 +348,23 @@ impl ScenarioRun<'_> {
     }
 
     async fn judge(&mut self, m: &McpStep, answer: &Answer) -> Result<(), String> {
-        expectation::check(&m.expect, answer, &self.vars, self.ctx.client.http()).await
+        expectation::check(&m.expect, answer, &self.vars, self.ctx.client.http()).await?;
+        if m.expect.says_reauth_required {
+            let hints = self
+                .ctx
+                .profile
+                .upstream
+                .as_ref()
+                .map(|u| u.reauth_hints.clone())
+                .unwrap_or_else(|| {
+                    crate::profile::DEFAULT_REAUTH_HINTS
+                        .iter()
+                        .map(|h| (*h).to_owned())
+                        .collect()
+                });
+            expectation::says_reauth_required(answer, &hints)?;
+        }
+        Ok(())
     }
 
     async fn http(&mut self, h: &HttpStep) -> Result<(), String> {
@@ -339,6 +383,18 @@ impl ScenarioRun<'_> {
         }
         if let Some(b) = &h.body {
             req = req.body(self.render(b)?);
+        }
+        if let Some(j) = &h.json {
+            if !h
+                .headers
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case("content-type"))
+            {
+                raw.request_headers
+                    .push(("content-type".into(), "application/json".into()));
+                req = req.header(reqwest::header::CONTENT_TYPE, "application/json");
+            }
+            req = req.body(self.render_json(j)?.to_string());
         }
         match req.send().await {
             Err(e) => raw.error = Some(e.to_string()),
@@ -437,11 +493,17 @@ impl ScenarioRun<'_> {
         };
         let authorization = self.authorization(&step)?;
         let client = self.ctx.client.clone();
-        let (hello, session) = client.handshake(authorization.as_deref(), &[]).await;
-        self.record(&hello.raw);
-        if !(200..300).contains(&hello.status()) {
-            return expectation::check(&c.expect, &hello, &self.vars, client.http()).await;
-        }
+        // Initialize requests need no session: they are the calls.
+        let session = if c.call == McpCall::Initialize {
+            None
+        } else {
+            let (hello, session) = client.handshake(authorization.as_deref(), &[]).await;
+            self.record(&hello.raw);
+            if !(200..300).contains(&hello.status()) {
+                return expectation::check(&c.expect, &hello, &self.vars, client.http()).await;
+            }
+            session
+        };
         let mut calls = Vec::new();
         for _ in 0..c.count {
             let req = McpRequest {
@@ -449,7 +511,7 @@ impl ScenarioRun<'_> {
                 authorization: authorization.clone(),
                 query: Vec::new(),
                 session: session.clone(),
-                protocol_header: true,
+                protocol_header: c.call != McpCall::Initialize,
             };
             let client = client.clone();
             calls.push(tokio::spawn(async move { client.send(&req).await }));
@@ -489,6 +551,12 @@ impl ScenarioRun<'_> {
                 Ok(0)
             }
         };
+        if !dir.is_dir() {
+            return Err(format!(
+                "the server did not create MCP_TOKEN_STORE_DIR ({}): the suite hands over a path that does not exist yet",
+                dir.display()
+            ));
+        }
         let mut files = 0;
         let mut stack = vec![dir.clone()];
         while let Some(d) = stack.pop() {
@@ -541,6 +609,55 @@ impl ScenarioRun<'_> {
     }
 
     async fn ledger(&mut self, expect: &LedgerExpect) -> Result<(), String> {
+        let jwks = self.jwks_requests_since_mark().await?;
+        if let Some(n) = expect.max_jwks_requests
+            && jwks > n
+        {
+            return Err(format!(
+                "expected at most {n} request(s) for the issuer's JWKS: the provider saw {jwks}"
+            ));
+        }
+        let jwks_only = LedgerExpect {
+            max_jwks_requests: None,
+            ..expect.clone()
+        } == LedgerExpect::default();
+        if jwks_only {
+            return Ok(());
+        }
+        self.upstream_ledger(expect).await
+    }
+
+    /// Requests for the trusted issuer's JWKS since the previous `ledger`
+    /// step (or the scenario's start); moves the mark to now.
+    async fn jwks_requests_since_mark(&mut self) -> Result<u64, String> {
+        use mock_provider::ledger::LedgerFilter;
+        let admin = self.ctx.provider.admin();
+        let latest = admin
+            .ledger(&LedgerFilter {
+                limit: Some(1),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("suite error: {e}"))?
+            .last()
+            .map(|e| e.seq);
+        let jwks = admin
+            .ledger(&LedgerFilter {
+                issuer: Some(IssuerRole::Trusted.name().to_owned()),
+                endpoint: Some(mock_provider::Endpoint::Jwks),
+                after_seq: self.ledger_mark,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("suite error: {e}"))?
+            .iter()
+            .filter(|e| latest.is_some_and(|l| e.seq <= l))
+            .count();
+        self.ledger_mark = latest.or(self.ledger_mark);
+        Ok(jwks as u64)
+    }
+
+    async fn upstream_ledger(&mut self, expect: &LedgerExpect) -> Result<(), String> {
         let client = self.upstream_client()?;
         let admin = self.ctx.provider.admin();
         let counters = admin
@@ -584,6 +701,13 @@ impl ScenarioRun<'_> {
                 "expected at least {n} upstream API request(s): {seen}"
             ));
         }
+        if let Some(n) = expect.max_upstream_requests
+            && c.upstream_requests > n
+        {
+            return Err(format!(
+                "expected at most {n} upstream API request(s): {seen}"
+            ));
+        }
         if expect.upstream_tokens_are_the_servers {
             let entries = admin
                 .ledger(&mock_provider::ledger::LedgerFilter {
@@ -617,7 +741,25 @@ impl ScenarioRun<'_> {
         Ok(())
     }
 
-    fn leak_scan(&mut self, l: &LeakScanStep) -> Result<(), String> {
+    /// The fingerprints of the refresh tokens the provider issued since the
+    /// scenario began (rotation hands the server new ones the suite never
+    /// sees; the ledger keeps their fingerprints).
+    async fn issued_refresh_tokens(&self) -> Result<BTreeSet<String>, String> {
+        let entries = self
+            .ctx
+            .provider
+            .admin()
+            .ledger(&mock_provider::ledger::LedgerFilter::default())
+            .await
+            .map_err(|e| format!("suite error: {e}"))?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|e| e.issued_refresh_token)
+            .collect())
+    }
+
+    async fn leak_scan(&mut self, l: &LeakScanStep) -> Result<(), String> {
+        let issued = self.issued_refresh_tokens().await?;
         let book = &self.ctx.book;
         // Upstream access tokens never pass through the suite's hands: they
         // are recognised by their issuer.
@@ -633,6 +775,9 @@ impl ScenarioRun<'_> {
                     let mut labels = book.found_in(text);
                     if upstream_tokens_in(text, &upstream_issuer) > 0 {
                         labels.push("an upstream access token".to_owned());
+                    }
+                    if !issued_tokens_in(text, &issued).is_empty() {
+                        labels.push("a refresh token the provider issued".to_owned());
                     }
                     if !labels.is_empty() {
                         found.push(format!(
@@ -664,13 +809,18 @@ impl ScenarioRun<'_> {
                 if upstream_tokens_in(&logs, &upstream_issuer) > 0 {
                     labels.push("an upstream access token".to_owned());
                 }
+                if !issued_tokens_in(&logs, &issued).is_empty() {
+                    labels.push("a refresh token the provider issued".to_owned());
+                }
                 if labels.is_empty() {
                     Ok(())
                 } else {
                     let line = logs
                         .lines()
-                        .find(|l| !book.found_in(l).is_empty())
-                        .map(|l| book.redact(l))
+                        .find(|l| {
+                            !book.found_in(l).is_empty() || !issued_tokens_in(l, &issued).is_empty()
+                        })
+                        .map(|l| redact_issued(&book.redact(l), &issued))
                         .unwrap_or_default();
                     Err(format!(
                         "the server's output contains {} (e.g. `{}`)",
@@ -681,6 +831,39 @@ impl ScenarioRun<'_> {
             }
         }
     }
+}
+
+/// The words of `text` that could be tokens.
+fn token_words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~')))
+        .map(|w| w.trim_matches('.'))
+        .filter(|w| w.len() >= 16)
+}
+
+/// The words of `text` whose fingerprint (mock-provider's `sha256:` and 12
+/// hex digits) is one of `fingerprints`.
+fn issued_tokens_in<'a>(text: &'a str, fingerprints: &BTreeSet<String>) -> Vec<&'a str> {
+    if fingerprints.is_empty() {
+        return Vec::new();
+    }
+    token_words(text)
+        .filter(|w| fingerprints.contains(&mock_provider::secret::TokenHash::of(w).fingerprint()))
+        .collect()
+}
+
+/// `text` with every token of `fingerprints` replaced by its fingerprint.
+fn redact_issued(text: &str, fingerprints: &BTreeSet<String>) -> String {
+    let mut out = text.to_owned();
+    for w in issued_tokens_in(text, fingerprints) {
+        out = out.replace(
+            w,
+            &format!(
+                "[refresh token {}]",
+                mock_provider::secret::TokenHash::of(w).fingerprint()
+            ),
+        );
+    }
+    out
 }
 
 /// How many JWTs issued by `issuer` appear in `text`.
@@ -703,4 +886,24 @@ fn upstream_tokens_in(text: &str, issuer: &str) -> usize {
                 .is_some_and(|claims| claims.get("iss").and_then(Value::as_str) == Some(issuer))
         })
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_tokens_are_found_by_fingerprint_and_redacted() {
+        let token = "rt_Zx9-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+        let fp = mock_provider::secret::TokenHash::of(token).fingerprint();
+        let issued: BTreeSet<String> = [fp.clone()].into();
+        let line = format!("INFO upstream refresh response refresh_token={token}.");
+        assert_eq!(issued_tokens_in(&line, &issued), vec![token]);
+        assert_eq!(
+            redact_issued(&line, &issued),
+            format!("INFO upstream refresh response refresh_token=[refresh token {fp}].")
+        );
+        assert!(issued_tokens_in(&line, &BTreeSet::new()).is_empty());
+        assert!(issued_tokens_in("refresh_token=sha256:0123456789ab", &issued).is_empty());
+    }
 }
