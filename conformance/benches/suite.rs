@@ -19,6 +19,22 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// "56 passed, 5 skipped" from a run's summary line.
+fn summary_counts(summary: &str) -> String {
+    let words: Vec<&str> = summary
+        .split([' ', ','])
+        .filter(|w| !w.is_empty())
+        .collect();
+    let before = |word: &str| {
+        words
+            .iter()
+            .position(|w| *w == word)
+            .and_then(|i| i.checked_sub(1))
+            .map_or("?", |i| words[i])
+    };
+    format!("{} passed, {} skipped", before("passed"), before("skipped"))
+}
+
 fn main() {
     let suite = PathBuf::from(env!("CARGO_BIN_EXE_mcp-auth-conformance"));
     let server = suite.with_file_name("reference-server");
@@ -39,6 +55,9 @@ fn main() {
         ),
     )
     .expect("profile");
+    // How many scenarios a run judged, from its summary line ("56 passed,
+    // 0 failed (MUST), ... 5 skipped in ..."): the label must not go stale.
+    let judged = std::cell::Cell::new(String::new());
     let run = |only: Option<&str>| -> Vec<Duration> {
         (0..RUNS)
             .map(|_| {
@@ -50,21 +69,25 @@ fn main() {
                 let start = Instant::now();
                 let out = cmd.output().expect("run the suite");
                 let took = start.elapsed();
+                let stdout = String::from_utf8_lossy(&out.stdout);
                 assert!(
                     out.status.success(),
-                    "the suite failed against the reference server:\n{}",
-                    String::from_utf8_lossy(&out.stdout)
+                    "the suite failed against the reference server:\n{stdout}"
                 );
+                if let Some(summary) = stdout.lines().find(|l| l.contains(" failed (MUST)")) {
+                    judged.set(summary_counts(summary));
+                }
                 took
             })
             .collect()
     };
     let full = run(None);
+    let full_label = format!("full suite ({})", judged.take());
     let race = run(Some("race.concurrent_refresh"));
     println!("## Conformance run against the reference server ({RUNS} runs each, wall time)\n");
     println!("| run | median ms | min ms | max ms |\n|---|---:|---:|---:|");
     for (name, v) in [
-        ("full suite (41 scenarios)", &full),
+        (full_label.as_str(), &full),
         ("race.concurrent_refresh alone (+ its controls)", &race),
     ] {
         let (min, max) = (v.iter().min().unwrap(), v.iter().max().unwrap());
