@@ -12,7 +12,9 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use mock_provider::admin_api::{SeedGrant, SeededGrant};
-use mock_provider::fault_plan::{Endpoint, FaultAction, FaultRule, SigningFault, TokenOverride};
+use mock_provider::fault_plan::{
+    Endpoint, FaultAction, FaultPlan, FaultRule, RequestFacts, SigningFault, TokenOverride,
+};
 use mock_provider::ledger::{LedgerEntry, LedgerFilter};
 use mock_provider::secret::TokenHash;
 use mock_provider::{AdminClient, ErrorCode, GrantType, MockProvider, ProviderConfig};
@@ -708,22 +710,39 @@ async fn latency_delays_the_answer() {
 /// seed delay the same requests by the same amounts.
 #[tokio::test]
 async fn seeded_jitter_replays_on_another_provider() {
+    fn rule(seed: u64) -> FaultRule {
+        FaultRule {
+            seed,
+            ..FaultRule::new(
+                Endpoint::Jwks,
+                FaultAction::Latency {
+                    millis: 0,
+                    jitter_millis: 200,
+                },
+            )
+        }
+    }
+    // What the seed draws, from a plan evaluated in-process (no clock).
+    let plan = FaultPlan::default();
+    plan.add(rule(7));
+    let facts = RequestFacts::new(Endpoint::Jwks, "default");
+    let drawn: Vec<Duration> = (0..5).map(|_| plan.evaluate(&facts).latency).collect();
+    let ms = |d: &[Duration]| d.iter().map(Duration::as_millis).collect::<Vec<_>>();
+    let spread = drawn
+        .iter()
+        .max()
+        .unwrap()
+        .saturating_sub(*drawn.iter().min().unwrap());
+    assert!(
+        spread >= Duration::from_millis(100),
+        "the jitter varies from request to request: {:?}",
+        ms(&drawn)
+    );
+
     async fn delays(seed: u64) -> Vec<Duration> {
         let provider = MockProvider::start().await.unwrap();
         let admin = provider.admin();
-        let id = admin
-            .add_fault(&FaultRule {
-                seed,
-                ..FaultRule::new(
-                    Endpoint::Jwks,
-                    FaultAction::Latency {
-                        millis: 0,
-                        jitter_millis: 200,
-                    },
-                )
-            })
-            .await
-            .unwrap();
+        let id = admin.add_fault(&rule(seed)).await.unwrap();
         let http = support::http();
         let url = format!("{}/jwks", provider.issuer_url("default").unwrap());
         let mut out = Vec::new();
@@ -738,33 +757,24 @@ async fn seeded_jitter_replays_on_another_provider() {
         assert_eq!(entries.len(), 5);
         for e in &entries {
             assert_entry(e, &[&format!("latency#{id}")], "ok", 200);
-            assert!(e.latency_ms <= 260.0, "at most 200 ms of jitter: {e:?}");
         }
         out
     }
-    let a = delays(7).await;
-    let b = delays(7).await;
-    let ms = |d: &[Duration]| d.iter().map(Duration::as_millis).collect::<Vec<_>>();
-    // Coarse comparison: each pair within 50 ms (scheduling noise), while
-    // the draws themselves spread over more than 100 ms.
-    for (x, y) in a.iter().zip(&b) {
-        assert!(
-            x.abs_diff(*y) <= Duration::from_millis(50),
-            "same seed, same delays: {:?} vs {:?}",
-            ms(&a),
-            ms(&b)
-        );
+    // Each of two fresh providers waits at least what the seed drew (a
+    // sleep is never shorter), and not much more: only a lower bound is
+    // exact under a loaded machine, so the upper one is generous. A
+    // provider drawing from anything but the seed falls below some draw.
+    for _ in 0..2 {
+        let observed = delays(7).await;
+        for (seen, want) in observed.iter().zip(&drawn) {
+            assert!(
+                seen >= want && *seen <= *want + Duration::from_millis(1500),
+                "same seed, same delays: drawn {:?}, observed {:?}",
+                ms(&drawn),
+                ms(&observed)
+            );
+        }
     }
-    let spread = a
-        .iter()
-        .max()
-        .unwrap()
-        .saturating_sub(*a.iter().min().unwrap());
-    assert!(
-        spread >= Duration::from_millis(100),
-        "the jitter varies from request to request: {:?}",
-        ms(&a)
-    );
 }
 
 // ---- probability -----------------------------------------------------------
