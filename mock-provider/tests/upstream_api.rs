@@ -568,9 +568,11 @@ async fn upstream_faults_apply() {
     assert!(entry.latency_ms >= 300.0, "{entry:?}");
     assert_eq!(entry.faults.len(), 1);
     assert!(entry.faults[0].starts_with("latency#"));
-    let started = Instant::now();
+    // `times = 1`: the next call goes through undelayed (judged from the
+    // ledger, not the clock, which a loaded machine stretches).
     assert_eq!(call_api(&api, Some(&auth)).await.status, StatusCode::OK);
-    assert!(started.elapsed() < Duration::from_millis(300));
+    let entry = last_upstream(&admin).await;
+    assert!(entry.faults.is_empty(), "{entry:?}");
 
     // A fault for another client does not fire for this one.
     admin
