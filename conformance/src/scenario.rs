@@ -355,7 +355,9 @@ fn upstream_role() -> IssuerRole {
 
 /// `kind = "concurrent"`: the same MCP call `count` times at once on one
 /// session; with `call = "initialize"`, `count` initialize requests at once
-/// and no session (each one would open its own).
+/// and no session (each one would open its own). With `tokens`, call `i`
+/// carries `tokens[i % len]` on that token's own session, and
+/// `{call.subject}` in `expect` is the `sub` it was minted with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConcurrentStep {
@@ -364,7 +366,11 @@ pub struct ConcurrentStep {
     /// The call.
     pub call: McpCall,
     /// The minted token to send.
-    pub token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// Or several minted tokens, taken in turn (instead of `token`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<String>,
     /// What every answer must look like.
     #[serde(default)]
     pub expect: Expect,
@@ -745,11 +751,20 @@ impl Scenario {
                 Step::Concurrent(c) if c.count < 2 || c.count > 50 => {
                     return Err(format!("step[{i}].count: must be 2-50"));
                 }
-                Step::Concurrent(c) if !tokens.contains(&c.token) => {
-                    return Err(format!(
-                        "step[{i}].token: `{}` is not minted by an earlier step",
-                        c.token
-                    ));
+                Step::Concurrent(c) if c.token.is_some() != c.tokens.is_empty() => {
+                    return Err(format!("step[{i}]: give `token` or `tokens`, one of them"));
+                }
+                Step::Concurrent(c) => {
+                    if let Some(t) = c
+                        .token
+                        .iter()
+                        .chain(&c.tokens)
+                        .find(|t| !tokens.contains(*t))
+                    {
+                        return Err(format!(
+                            "step[{i}].token: `{t}` is not minted by an earlier step"
+                        ));
+                    }
                 }
                 Step::SessionIds(s) if s.count < 2 || s.count > 50 => {
                     return Err(format!("step[{i}].count: must be 2-50"));

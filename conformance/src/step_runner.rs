@@ -172,6 +172,8 @@ impl ScenarioRun<'_> {
             .add(&minted.access_token, &format!("token {}", m.name));
         self.vars
             .set(&format!("token.{}", m.name), minted.access_token);
+        let subject = request.subject.unwrap_or_default();
+        self.vars.set(&format!("subject.{}", m.name), subject);
         Ok(())
     }
 
@@ -479,35 +481,47 @@ impl ScenarioRun<'_> {
     }
 
     async fn concurrent(&mut self, c: &ConcurrentStep) -> Result<(), String> {
-        let step = McpStep {
-            call: c.call,
-            tool: None,
-            arguments: Default::default(),
-            token: Some(c.token.clone()),
-            authorization: None,
-            query: Default::default(),
-            session: None,
-            save_session: None,
-            within_introspection_cache: false,
-            expect: c.expect.clone(),
-        };
-        let authorization = self.authorization(&step)?;
+        let names: Vec<String> = c.token.iter().chain(&c.tokens).cloned().collect();
         let client = self.ctx.client.clone();
-        // Initialize requests need no session: they are the calls.
-        let session = if c.call == McpCall::Initialize {
-            None
-        } else {
-            let (hello, session) = client.handshake(authorization.as_deref(), &[]).await;
-            self.record(&hello.raw);
-            if !(200..300).contains(&hello.status()) {
-                return expectation::check(&c.expect, &hello, &self.vars, client.http()).await;
+        // Per token: its step, its authorization, its session, and the
+        // variables its answers are checked with.
+        let mut per_token = Vec::new();
+        for name in &names {
+            let step = McpStep {
+                call: c.call,
+                tool: None,
+                arguments: Default::default(),
+                token: Some(name.clone()),
+                authorization: None,
+                query: Default::default(),
+                session: None,
+                save_session: None,
+                within_introspection_cache: false,
+                expect: c.expect.clone(),
+            };
+            let authorization = self.authorization(&step)?;
+            let mut vars = self.vars.clone();
+            if let Some(subject) = self.vars.get(&format!("subject.{name}")) {
+                vars.set("call.subject", subject.to_owned());
             }
-            session
-        };
+            // Initialize requests need no session: they are the calls.
+            let session = if c.call == McpCall::Initialize {
+                None
+            } else {
+                let (hello, session) = client.handshake(authorization.as_deref(), &[]).await;
+                self.record(&hello.raw);
+                if !(200..300).contains(&hello.status()) {
+                    return expectation::check(&c.expect, &hello, &vars, client.http()).await;
+                }
+                session
+            };
+            per_token.push((step, authorization, session, vars));
+        }
         let mut calls = Vec::new();
-        for _ in 0..c.count {
+        for i in 0..c.count {
+            let (step, authorization, session, _) = &per_token[i % per_token.len()];
             let req = McpRequest {
-                message: self.message(&step)?,
+                message: self.message(step)?,
                 authorization: authorization.clone(),
                 query: Vec::new(),
                 session: session.clone(),
@@ -524,9 +538,17 @@ impl ScenarioRun<'_> {
             self.record(&a.raw);
         }
         for (i, a) in answers.iter().enumerate() {
-            expectation::check(&c.expect, a, &self.vars, client.http())
+            let vars = &per_token[i % per_token.len()].3;
+            let token = &names[i % names.len()];
+            expectation::check(&c.expect, a, vars, client.http())
                 .await
-                .map_err(|e| format!("call {} of {}: {e}", i + 1, c.count))?;
+                .map_err(|e| {
+                    if names.len() > 1 {
+                        format!("call {} of {} (token `{token}`): {e}", i + 1, c.count)
+                    } else {
+                        format!("call {} of {}: {e}", i + 1, c.count)
+                    }
+                })?;
         }
         Ok(())
     }
