@@ -72,9 +72,10 @@ pub fn render(report: &RunReport) -> String {
     let s = report.summary();
     let _ = writeln!(
         x,
-        "<testsuites name=\"mcp-auth-conformance\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+        "<testsuites name=\"mcp-auth-conformance\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
         report.results.len(),
-        s.failed_must + s.failed_should,
+        s.failed(),
+        s.errors,
         s.skipped + s.not_meaningful + s.expected_failures,
         report.duration_ms as f64 / 1000.0
     );
@@ -83,14 +84,18 @@ pub fn render(report: &RunReport) -> String {
             .iter()
             .filter(|r| r.verdict == Verdict::Fail)
             .count();
+        let errors = results
+            .iter()
+            .filter(|r| r.verdict == Verdict::Error)
+            .count();
         let skipped = results
             .iter()
-            .filter(|r| !matches!(r.verdict, Verdict::Pass | Verdict::Fail))
+            .filter(|r| !matches!(r.verdict, Verdict::Pass | Verdict::Fail | Verdict::Error))
             .count();
         let time: u64 = results.iter().map(|r| r.duration_ms).sum();
         let _ = writeln!(
             x,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\">",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{:.3}\">",
             escape(family),
             results.len(),
             time as f64 / 1000.0
@@ -111,6 +116,14 @@ pub fn render(report: &RunReport) -> String {
                         ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
                         escape(r.message.as_deref().unwrap_or("failed")),
                         r.severity,
+                        escape(&details(r))
+                    );
+                }
+                Verdict::Error => {
+                    let _ = writeln!(
+                        x,
+                        ">\n      <error message=\"{}\" type=\"suite-error\">{}</error>\n    </testcase>",
+                        escape(r.message.as_deref().unwrap_or("could not be judged")),
                         escape(&details(r))
                     );
                 }

@@ -83,6 +83,10 @@ enum Command {
         /// Timeout of every request to the server, in seconds (at least 1).
         #[arg(long, value_name = "SECS", default_value_t = 10)]
         request_timeout: u64,
+        /// Fail the run on SHOULD failures too (best-practice scenarios
+        /// are reported and never fail it).
+        #[arg(long)]
+        strict: bool,
     },
     /// Print the scenario catalogue.
     List {
@@ -128,6 +132,7 @@ fn main() -> ExitCode {
             expected_failures,
             tls,
             request_timeout,
+            strict,
         } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -150,6 +155,7 @@ fn main() -> ExitCode {
                     expected_failures,
                     tls,
                     request_timeout: Duration::from_secs(request_timeout.max(1)),
+                    strict,
                 };
                 tokio::select! {
                     code = run(args) => code,
@@ -195,6 +201,7 @@ struct RunArgs {
     expected_failures: Option<PathBuf>,
     tls: bool,
     request_timeout: Duration,
+    strict: bool,
 }
 
 async fn run(args: RunArgs) -> ExitCode {
@@ -216,6 +223,7 @@ async fn run(args: RunArgs) -> ExitCode {
     let options = RunOptions {
         only: args.only.clone(),
         expected_failures: baseline,
+        strict: args.strict,
     };
     if runner::plan(&scenarios, &options).is_empty() {
         return usage_error(format!(

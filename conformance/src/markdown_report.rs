@@ -249,11 +249,14 @@ fn headline(report: &RunReport, out: &mut String) {
         report.spec_version
     );
     let they = |n: usize| if n == 1 { "it does" } else { "they do" };
-    if report.exit_code() == 0 {
-        let _ = writeln!(
-            out,
-            "## ✅ MCP auth conformance: conformant (every MUST passed)\n"
-        );
+    let code = report.exit_code();
+    if code == 0 {
+        let bar = if report.strict {
+            "every MUST and SHOULD passed"
+        } else {
+            "every MUST passed"
+        };
+        let _ = writeln!(out, "## ✅ MCP auth conformance: conformant ({bar})\n");
         let _ = write!(out, "{target}: every MUST scenario that applies passed.");
         if s.failed_should > 0 {
             let _ = write!(
@@ -261,6 +264,17 @@ fn headline(report: &RunReport, out: &mut String) {
                 " {} failed: worth fixing, but {} not fail the run.",
                 plural(s.failed_should, "SHOULD scenario", "SHOULD scenarios"),
                 they(s.failed_should)
+            );
+        }
+        if s.failed_best_practice > 0 {
+            let _ = write!(
+                out,
+                " {} failed: advice, never a failure of the run.",
+                plural(
+                    s.failed_best_practice,
+                    "best-practice scenario",
+                    "best-practice scenarios"
+                ),
             );
         }
         if s.expected_failures > 0 {
@@ -272,20 +286,34 @@ fn headline(report: &RunReport, out: &mut String) {
             );
         }
         out.push_str("\n\n");
+    } else if code == 2 {
+        let _ = writeln!(out, "## ⚠️ MCP auth conformance: incomplete\n");
+        let _ = writeln!(
+            out,
+            "{target}: nothing failed, but **{} could not be judged** because of the suite, the profile or the provider (ERROR). That is not the server's doing.\n",
+            plural(s.errors, "scenario", "scenarios")
+        );
     } else {
         let _ = writeln!(out, "## ❌ MCP auth conformance: not conformant\n");
-        let why = match (s.failed_must, must_unproven) {
-            (f, 0) => format!(
-                "**{} failed**",
-                plural(f, "MUST scenario", "MUST scenarios")
-            ),
+        let failed = if report.strict {
+            s.failed_must + s.failed_should
+        } else {
+            s.failed_must
+        };
+        let kind = if report.strict {
+            ("MUST/SHOULD scenario", "MUST/SHOULD scenarios")
+        } else {
+            ("MUST scenario", "MUST scenarios")
+        };
+        let why = match (failed, must_unproven) {
+            (f, 0) => format!("**{} failed**", plural(f, kind.0, kind.1)),
             (0, u) => format!(
                 "**{} could not be judged** because a positive control failed",
-                plural(u, "MUST scenario", "MUST scenarios")
+                plural(u, kind.0, kind.1)
             ),
             (f, u) => format!(
                 "**{} failed** and **{u} more could not be judged** because a positive control failed",
-                plural(f, "MUST scenario", "MUST scenarios")
+                plural(f, kind.0, kind.1)
             ),
         };
         let _ = writeln!(out, "{target}: {why}.\n");
@@ -299,9 +327,11 @@ fn counts(report: &RunReport, out: &mut String) {
         ("passed", s.passed),
         ("failed (MUST)", s.failed_must),
         ("failed (SHOULD)", s.failed_should),
+        ("failed (BEST_PRACTICE)", s.failed_best_practice),
         ("expected to fail", s.expected_failures),
         ("not meaningful", s.not_meaningful),
         ("skipped", s.skipped),
+        ("error (suite, profile or provider)", s.errors),
     ] {
         let _ = writeln!(out, "| {label} | {n} |");
     }
@@ -385,9 +415,10 @@ pub fn render(report: &RunReport) -> String {
     };
     // MUST failures first, then SHOULD; run order otherwise.
     let mut failed = by(Verdict::Fail);
-    failed.sort_by_key(|r| r.severity == Severity::Should);
+    failed.sort_by_key(|r| r.severity);
     let expected = by(Verdict::ExpectedFailure);
     let not_meaningful = by(Verdict::NotMeaningful);
+    let errors = by(Verdict::Error);
     let skipped = by(Verdict::Skipped);
     let passed = by(Verdict::Pass);
 
@@ -445,6 +476,14 @@ pub fn render(report: &RunReport) -> String {
         );
     }
 
+    if !errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "### Errors ({})\n\nNot judged, because of the suite, the profile or the provider (never charged to the server):\n",
+            errors.len()
+        );
+        brief_list(&errors, true, &mut out);
+    }
     if !not_meaningful.is_empty() {
         let _ = writeln!(
             out,

@@ -3,9 +3,17 @@
 //! query, session and protocol version; answers as JSON or SSE; a timeout
 //! on every request so a hanging server fails a scenario instead of the run.
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_core::Stream;
 use serde_json::{Value, json};
+use sse_stream::{ByteStreamBody, Sse, SseStream};
 
 use crate::evidence::RawExchange;
 use crate::spec_version::SpecVersion;
@@ -204,37 +212,21 @@ impl McpClient {
                     .headers()
                     .get(reqwest::header::CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.starts_with("text/event-stream"));
-                let mut body = Vec::new();
-                let mut jsonrpc = None;
-                loop {
-                    match response.chunk().await {
-                        Ok(Some(chunk)) => {
-                            body.extend_from_slice(&chunk);
-                            if sse {
-                                // An SSE stream may stay open: stop at our answer.
-                                jsonrpc =
-                                    find_sse_response(&String::from_utf8_lossy(&body), id.as_ref());
-                                if jsonrpc.is_some() {
-                                    break;
-                                }
-                            }
-                            if body.len() > MAX_BODY {
-                                raw.error = Some(format!("answer larger than {MAX_BODY} bytes"));
-                                break;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            raw.error = Some(describe(&e));
-                            break;
-                        }
+                    .is_some_and(is_event_stream);
+                let (body, jsonrpc) = match (sse, id) {
+                    // A notification has no answer to wait for, and a
+                    // stream a server opens for one may never end.
+                    (true, None) => (Vec::new(), None),
+                    (true, Some(id)) => {
+                        read_body(&mut response, Some(SseAnswer::new(id)), &mut raw.error).await
                     }
-                }
+                    (false, _) => {
+                        let (body, _) = read_body(&mut response, None, &mut raw.error).await;
+                        let jsonrpc = serde_json::from_slice(&body).ok();
+                        (body, jsonrpc)
+                    }
+                };
                 raw.body = String::from_utf8_lossy(&body).into_owned();
-                if !sse {
-                    jsonrpc = serde_json::from_slice(&body).ok();
-                }
                 Answer { raw, jsonrpc }
             }
         }
@@ -288,6 +280,36 @@ impl McpClient {
     }
 }
 
+/// Reads a body up to [`MAX_BODY`], or with `events` until the SSE event
+/// that answers the request (the stream may stay open); transport trouble
+/// goes to `error`. Returns the bytes read and that answer.
+async fn read_body(
+    response: &mut reqwest::Response,
+    mut events: Option<SseAnswer>,
+    error: &mut Option<String>,
+) -> (Vec<u8>, Option<Value>) {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk);
+                if let Some(found) = events.as_mut().and_then(|e| e.push(&chunk)) {
+                    return (body, Some(found));
+                }
+                if body.len() > MAX_BODY {
+                    *error = Some(format!("answer larger than {MAX_BODY} bytes"));
+                    return (body, None);
+                }
+            }
+            Ok(None) => return (body, events.as_mut().and_then(SseAnswer::finish)),
+            Err(e) => {
+                *error = Some(describe(&e));
+                return (body, None);
+            }
+        }
+    }
+}
+
 fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".to_owned()
@@ -298,34 +320,251 @@ fn describe(e: &reqwest::Error) -> String {
     }
 }
 
-/// The JSON-RPC response with `id` among the SSE events of `text`.
-fn find_sse_response(text: &str, id: Option<&Value>) -> Option<Value> {
-    for event in text.split("\n\n") {
-        let data: String = event
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(|l| l.trim_start())
-            .collect::<Vec<_>>()
-            .join("\n");
-        if let Ok(v) = serde_json::from_str::<Value>(&data)
-            && (v.get("result").is_some() || v.get("error").is_some())
-            && (id.is_none() || v.get("id") == id)
-        {
-            return Some(v);
+/// Whether a `Content-Type` value is `text/event-stream` (media types are
+/// case-insensitive and may carry parameters: RFC 9110 8.3.1).
+fn is_event_stream(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/event-stream"))
+}
+
+/// The bytes handed to the SSE parser, queued by [`SseAnswer::push`].
+type Queue = Arc<Mutex<VecDeque<Bytes>>>;
+
+/// The parser's input: whatever has been pushed so far.
+struct Feed(Queue);
+
+impl Stream for Feed {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // Pending without a waker: the only poller is `SseAnswer::drain`,
+        // which polls again after each push and never waits.
+        match lock(&self.0).pop_front() {
+            Some(bytes) => Poll::Ready(Some(Ok(bytes))),
+            None => Poll::Pending,
         }
     }
-    None
+}
+
+fn lock(queue: &Queue) -> std::sync::MutexGuard<'_, VecDeque<Bytes>> {
+    queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Finds the JSON-RPC response to one request in an SSE body fed chunk by
+/// chunk as it arrives, since the stream may stay open after it. The
+/// parsing (LF, CR and CRLF line ends, also split across chunks; multi-line
+/// `data`; comments; `id`, `retry`, `event`) is `sse-stream`'s. Events that
+/// are not that response are skipped: notifications, requests from the
+/// server, responses to other ids, data that is not JSON.
+struct SseAnswer {
+    queue: Queue,
+    events: Pin<Box<SseStream<ByteStreamBody<Feed, Bytes>>>>,
+    id: Value,
+}
+
+impl SseAnswer {
+    fn new(id: Value) -> Self {
+        let queue = Queue::default();
+        Self {
+            events: Box::pin(SseStream::from_bytes_stream(Feed(queue.clone()))),
+            queue,
+            id,
+        }
+    }
+
+    /// Parses the next chunk of the body; the response once it is complete.
+    fn push(&mut self, chunk: &[u8]) -> Option<Value> {
+        {
+            let mut queue = lock(&self.queue);
+            // One line per frame: sse-stream drops the rest of a frame after
+            // a line it refuses, so this way a refused line costs only itself.
+            for line in lines(chunk) {
+                queue.push_back(Bytes::copy_from_slice(line));
+            }
+        }
+        self.drain()
+    }
+
+    /// The body ended: an event cut off before its blank line still counts
+    /// (the server has said all it will), unlike in a browser.
+    fn finish(&mut self) -> Option<Value> {
+        self.push(b"\n\n")
+    }
+
+    fn drain(&mut self) -> Option<Value> {
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            match self.events.as_mut().poll_next(&mut cx) {
+                Poll::Ready(Some(Ok(event))) => {
+                    if let Some(v) = self.response(event) {
+                        return Some(v);
+                    }
+                }
+                // A line sse-stream refuses (an unknown field, no colon, a
+                // repeated `event:` or `id:`): the spec says to ignore it.
+                Poll::Ready(Some(Err(_))) => {}
+                Poll::Ready(None) | Poll::Pending => return None,
+            }
+        }
+    }
+
+    fn response(&self, event: Sse) -> Option<Value> {
+        let v: Value = serde_json::from_str(event.data.as_deref()?).ok()?;
+        let is_response = v.get("result").is_some() || v.get("error").is_some();
+        (is_response && v.get("id") == Some(&self.id)).then_some(v)
+    }
+}
+
+/// `chunk` cut after each line end (CRLF, LF or a lone CR); the last piece
+/// may be part of a line the next chunk finishes.
+fn lines(chunk: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = chunk;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = match rest.iter().position(|b| matches!(b, b'\r' | b'\n')) {
+            None => rest.len(),
+            Some(i) if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') => i + 2,
+            Some(i) => i + 1,
+        };
+        let (line, tail) = rest.split_at(end);
+        rest = tail;
+        Some(line)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const ANSWER: &str = r#"{"jsonrpc":"2.0","id":3,"result":{"tools":[]}}"#;
+
+    /// The answer to request `id` in a body that arrives as `chunks`, with
+    /// the stream left open (no `finish`).
+    fn answer_in(chunks: &[&str], id: Value) -> Option<Value> {
+        let mut sse = SseAnswer::new(id);
+        chunks.iter().find_map(|c| sse.push(c.as_bytes()))
+    }
+
+    /// The same body cut into one-byte chunks: every line end and every
+    /// CRLF pair is split somewhere.
+    fn answer_bytewise(body: &str, id: Value) -> Option<Value> {
+        let mut sse = SseAnswer::new(id);
+        body.as_bytes().chunks(1).find_map(|c| sse.push(c))
+    }
+
     #[test]
     fn finds_the_answer_among_sse_events() {
         let text = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"}\n\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}\n\n";
-        let v = find_sse_response(text, Some(&json!(3))).unwrap();
+        let v = answer_in(&[text], json!(3)).unwrap();
         assert_eq!(v["id"], 3);
-        assert!(find_sse_response(text, Some(&json!(4))).is_none());
+        assert!(answer_in(&[text], json!(4)).is_none());
+    }
+
+    #[test]
+    fn crlf_line_ends() {
+        let body = format!(
+            "event: message\r\ndata: {{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"}}\r\n\r\ndata: {ANSWER}\r\n\r\n"
+        );
+        assert_eq!(answer_in(&[&body], json!(3)).unwrap()["id"], 3);
+        assert_eq!(answer_bytewise(&body, json!(3)).unwrap()["id"], 3);
+    }
+
+    #[test]
+    fn cr_line_ends_on_a_stream_that_stays_open() {
+        // The final CR ends the event at once: no waiting for a byte that
+        // might have been the LF of a CRLF.
+        let body = format!("data: {{\"jsonrpc\":\"2.0\",\"method\":\"n\"}}\r\rdata: {ANSWER}\r\r");
+        assert_eq!(answer_in(&[&body], json!(3)).unwrap()["id"], 3);
+        assert_eq!(answer_bytewise(&body, json!(3)).unwrap()["id"], 3);
+    }
+
+    #[test]
+    fn mixed_line_ends() {
+        let body = format!("event: message\r\ndata: {ANSWER}\n\r");
+        assert_eq!(answer_bytewise(&body, json!(3)).unwrap()["id"], 3);
+    }
+
+    #[test]
+    fn multi_line_data_is_joined_with_newlines() {
+        let body =
+            "data: {\"jsonrpc\":\"2.0\",\ndata: \"id\":3,\ndata:\"result\":{\"text\":\"a\"}}\n\n";
+        let v = answer_in(&[body], json!(3)).unwrap();
+        assert_eq!(v["result"]["text"], "a");
+        assert_eq!(answer_bytewise(body, json!(3)).unwrap()["id"], 3);
+    }
+
+    #[test]
+    fn comments_are_skipped() {
+        let body =
+            format!(": keep-alive\n\n:\nevent: message\n: between fields\ndata: {ANSWER}\n\n");
+        assert_eq!(answer_in(&[&body], json!(3)).unwrap()["id"], 3);
+    }
+
+    #[test]
+    fn id_and_retry_fields() {
+        // A `retry`-only event first; a repeated `id:` is allowed (the last
+        // one counts).
+        let body = format!("retry: 3000\n\nid: 41\nretry: 500\ndata: {ANSWER}\nid: 42\n\n");
+        assert_eq!(answer_in(&[&body], json!(3)).unwrap()["id"], 3);
+    }
+
+    #[test]
+    fn lines_the_spec_ignores_are_not_fatal() {
+        // An unknown field, a line without a colon, a repeated `event:`:
+        // the spec ignores or tolerates them, and so does the client.
+        let body = format!("x-vendor: 1\nbogus\nevent: a\nevent: b\ndata: {ANSWER}\n\n");
+        assert_eq!(answer_in(&[&body], json!(3)).unwrap()["id"], 3);
+        assert_eq!(answer_bytewise(&body, json!(3)).unwrap()["id"], 3);
+    }
+
+    #[test]
+    fn only_our_response_counts() {
+        let body = concat!(
+            // Not JSON.
+            "data: hello\n\n",
+            // A request from the server that reuses our id.
+            "data: {\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"sampling/createMessage\"}\n\n",
+            // A response to another request.
+            "data: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n\n",
+            // A string id is another id.
+            "data: {\"jsonrpc\":\"2.0\",\"id\":\"3\",\"result\":{}}\n\n",
+        );
+        assert!(answer_in(&[body], json!(3)).is_none());
+        let error = "data: {\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":-32600,\"message\":\"no\"}}\n\n";
+        assert_eq!(
+            answer_in(&[body, error], json!(3)).unwrap()["error"]["code"],
+            -32600
+        );
+    }
+
+    #[test]
+    fn an_event_cut_off_by_the_end_of_the_body_still_counts() {
+        let mut sse = SseAnswer::new(json!(3));
+        assert!(sse.push(format!("data: {ANSWER}").as_bytes()).is_none());
+        assert_eq!(sse.finish().unwrap()["id"], 3);
+        let mut sse = SseAnswer::new(json!(3));
+        assert!(sse.push(format!("data: {ANSWER}\r").as_bytes()).is_none());
+        assert_eq!(sse.finish().unwrap()["id"], 3);
+    }
+
+    #[test]
+    fn event_stream_media_type() {
+        assert!(is_event_stream("text/event-stream"));
+        assert!(is_event_stream("Text/Event-Stream; charset=UTF-8"));
+        assert!(is_event_stream(" text/event-stream ;charset=utf-8"));
+        assert!(!is_event_stream("application/json"));
+        assert!(!is_event_stream("text/event-streams"));
+    }
+
+    #[test]
+    fn lines_keep_their_ends() {
+        let cut: Vec<&[u8]> = lines(b"a\r\nb\rc\nd").collect();
+        assert_eq!(cut, [&b"a\r\n"[..], b"b\r", b"c\n", b"d"]);
     }
 }

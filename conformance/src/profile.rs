@@ -79,6 +79,13 @@ pub struct AuthSection {
     /// Scenarios that revoke a token wait this long before judging.
     #[serde(default)]
     pub introspection_cache_secs: u64,
+    /// The least time between two JWKS fetches the server allows itself
+    /// when it meets an unknown `kid` (a refetch cooldown, RFC 7517 does not
+    /// fix one). Default 30 s, as jose's `createRemoteJWKSet` and PyJWT's
+    /// `PyJWKClient`. Scenarios about key rotation wait this long after the
+    /// server's last JWKS fetch before they expect it to see a new key.
+    #[serde(default = "default_jwks_cooldown")]
+    pub jwks_refetch_cooldown_secs: u64,
 }
 
 impl Default for AuthSection {
@@ -87,8 +94,18 @@ impl Default for AuthSection {
             scope: default_scope(),
             validation: TokenValidation::default(),
             introspection_cache_secs: 0,
+            jwks_refetch_cooldown_secs: default_jwks_cooldown(),
         }
     }
+}
+
+/// The longest JWKS refetch cooldown a profile may declare: the rotation
+/// scenarios wait it out (twice), and a server that cannot see a new key
+/// for more than two minutes is not honouring a rotation.
+pub const MAX_JWKS_REFETCH_COOLDOWN_SECS: u64 = 120;
+
+fn default_jwks_cooldown() -> u64 {
+    30
 }
 
 /// The longest introspection cache a profile may declare: beyond a minute a
@@ -167,6 +184,11 @@ pub struct UpstreamSection {
     /// substrings, no patterns; default [`DEFAULT_REAUTH_HINTS`].
     #[serde(default = "default_reauth_hints")]
     pub reauth_hints: Vec<String>,
+    /// Pin how the server must authenticate at the upstream token endpoint:
+    /// `client_secret_basic` or `client_secret_post`. Default: the upstream
+    /// accepts either, as most real providers do.
+    #[serde(default)]
+    pub client_auth: Option<mock_provider::AuthMethod>,
 }
 
 /// What counts as "re-authentication required" unless a profile says
@@ -315,6 +337,22 @@ impl TargetProfile {
             && p.scope.trim().is_empty()
         {
             return Err(invalid("permission.scope", "must not be empty".into()));
+        }
+        if self.auth.jwks_refetch_cooldown_secs > MAX_JWKS_REFETCH_COOLDOWN_SECS {
+            return Err(invalid(
+                "auth.jwks_refetch_cooldown_secs",
+                format!(
+                    "must be 0-{MAX_JWKS_REFETCH_COOLDOWN_SECS}: a server that cannot see a new signing key for longer is not honouring a key rotation"
+                ),
+            ));
+        }
+        if let Some(u) = &self.upstream
+            && u.client_auth == Some(mock_provider::AuthMethod::None)
+        {
+            return Err(invalid(
+                "upstream.client_auth",
+                "the server's upstream client is confidential: use \"client_secret_basic\" or \"client_secret_post\"".into(),
+            ));
         }
         if let Some(u) = &self.upstream
             && (u.reauth_hints.is_empty() || u.reauth_hints.iter().any(|h| h.trim().is_empty()))

@@ -69,10 +69,15 @@ impl ProviderLink {
         }
         let provider = builder
             .issuer(
-                issuer("trusted").client(
-                    ClientConfig::confidential(INTROSPECTION_CLIENT, secret.clone())
-                        .grant_types([GrantType::ClientCredentials]),
-                ),
+                // Staged keys: published from the start, signing only the
+                // tokens of the rotation scenarios that ask for them.
+                issuer("trusted")
+                    .staged_key(SigningAlgorithm::Rs256)
+                    .staged_key(SigningAlgorithm::Es256)
+                    .client(
+                        ClientConfig::confidential(INTROSPECTION_CLIENT, secret.clone())
+                            .grant_types([GrantType::ClientCredentials]),
+                    ),
             )
             .issuer(issuer("other"))
             .issuer(issuer("upstream").signing_algorithm(SigningAlgorithm::Es256))

@@ -23,6 +23,10 @@ pub enum Verdict {
     /// Not run: a positive control it depends on failed, so a refusal
     /// would prove nothing.
     NotMeaningful,
+    /// Could not be judged because of the suite, the profile or the
+    /// provider (a fault rule refused, an admin call or a reset that
+    /// failed): never charged to the server.
+    Error,
 }
 
 impl Verdict {
@@ -34,6 +38,7 @@ impl Verdict {
             Self::ExpectedFailure => "XFAIL",
             Self::Skipped => "SKIP",
             Self::NotMeaningful => "N/M",
+            Self::Error => "ERROR",
         }
     }
 }
@@ -72,12 +77,25 @@ pub struct Summary {
     pub failed_must: usize,
     /// Failed SHOULD scenarios.
     pub failed_should: usize,
+    /// Failed best-practice scenarios (MAY, or the guide's practice).
+    #[serde(default)]
+    pub failed_best_practice: usize,
     /// Expected failures.
     pub expected_failures: usize,
     /// Skipped.
     pub skipped: usize,
     /// Not meaningful.
     pub not_meaningful: usize,
+    /// Not judged because of the suite, the profile or the provider.
+    #[serde(default)]
+    pub errors: usize,
+}
+
+impl Summary {
+    /// Failures at any level.
+    pub fn failed(&self) -> usize {
+        self.failed_must + self.failed_should + self.failed_best_practice
+    }
 }
 
 /// A whole run.
@@ -95,6 +113,9 @@ pub struct RunReport {
     pub stale_expected_failures: Vec<String>,
     /// Wall time of the run.
     pub duration_ms: u64,
+    /// `--strict`: SHOULD failures fail the run too.
+    #[serde(default)]
+    pub strict: bool,
 }
 
 impl RunReport {
@@ -106,26 +127,57 @@ impl RunReport {
                 (Verdict::Pass, _) => s.passed += 1,
                 (Verdict::Fail, Severity::Must) => s.failed_must += 1,
                 (Verdict::Fail, Severity::Should) => s.failed_should += 1,
+                (Verdict::Fail, Severity::BestPractice) => s.failed_best_practice += 1,
                 (Verdict::ExpectedFailure, _) => s.expected_failures += 1,
                 (Verdict::Skipped, _) => s.skipped += 1,
                 (Verdict::NotMeaningful, _) => s.not_meaningful += 1,
+                (Verdict::Error, _) => s.errors += 1,
             }
         }
         s
     }
 
     /// 0 when every MUST passed (expected failures aside) and no MUST
-    /// scenario was left not meaningful; 1 otherwise.
-    pub fn exit_code(&self) -> i32 {
-        let s = self.summary();
-        let must_unproven = self
-            .results
-            .iter()
-            .any(|r| r.verdict == Verdict::NotMeaningful && r.severity == Severity::Must);
-        if s.failed_must > 0 || must_unproven {
+    /// scenario was left not meaningful; 1 otherwise. With `strict`,
+    /// SHOULD scenarios count like MUST ones. 2 when nothing failed but
+    /// some scenario could not be judged (an ERROR: the suite's problem,
+    /// not the server's).
+    pub fn exit_code_with(&self, strict: bool) -> i32 {
+        let counts = |sev: Severity| sev == Severity::Must || (strict && sev == Severity::Should);
+        let failed = self.results.iter().any(|r| {
+            matches!(r.verdict, Verdict::Fail | Verdict::NotMeaningful) && counts(r.severity)
+        });
+        if failed {
             1
+        } else if self.results.iter().any(|r| r.verdict == Verdict::Error) {
+            2
         } else {
             0
+        }
+    }
+
+    /// The exit code under the run's own `--strict` setting.
+    pub fn exit_code(&self) -> i32 {
+        self.exit_code_with(self.strict)
+    }
+
+    /// One line for people: what the exit code means.
+    pub fn result_line(&self) -> String {
+        let bar = if self.strict {
+            "every MUST and SHOULD passed"
+        } else {
+            "every MUST passed"
+        };
+        match self.exit_code() {
+            0 => format!("RESULT: conformant ({bar})"),
+            1 => "RESULT: not conformant".to_owned(),
+            _ => {
+                let n = self.summary().errors;
+                format!(
+                    "RESULT: incomplete: {n} scenario{} could not be judged because of the suite, the profile or the provider (ERROR), and nothing failed",
+                    if n == 1 { "" } else { "s" }
+                )
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::mcp_client::McpClient;
-use crate::profile::TargetProfile;
+use crate::profile::{TargetProfile, UpstreamSection};
 use crate::provider_link::{INTROSPECTION_CLIENT, ProviderLink};
 use crate::scenario::IssuerRole;
 use crate::secret_book::SecretBook;
@@ -73,19 +73,24 @@ pub enum SetupError {
 async fn seed_upstream(
     provider: &ProviderLink,
     book: &mut SecretBook,
-    tenants: bool,
+    upstream_section: &UpstreamSection,
 ) -> Result<BTreeMap<String, String>, String> {
     use mock_provider::admin_api::SeedGrant;
-    use mock_provider::{ClientConfig, GrantType};
+    use mock_provider::{AuthMethod, ClientConfig, GrantType};
+    let tenants = upstream_section.tenants;
     let upstream = provider.issuer(IssuerRole::Upstream).clone();
     let admin = provider.admin();
     let secret = mock_provider::secret::random_base64url(24);
+    let client = ClientConfig::confidential(UPSTREAM_CLIENT, secret.clone())
+        .grant_types([GrantType::RefreshToken]);
+    // Both methods unless the profile pins one: nearly every real
+    // provider takes client_secret_post as well as HTTP Basic.
+    let client = match upstream_section.client_auth {
+        Some(method) => client.auth_method(method),
+        None => client.also_accept(AuthMethod::ClientSecretPost),
+    };
     admin
-        .create_client(
-            "upstream",
-            &ClientConfig::confidential(UPSTREAM_CLIENT, secret.clone())
-                .grant_types([GrantType::RefreshToken]),
-        )
+        .create_client("upstream", &client)
         .await
         .map_err(|e| format!("cannot create the server's upstream client: {e}"))?;
     let mut grants = BTreeMap::new();
@@ -194,15 +199,13 @@ impl RunContext {
         }
 
         let mut book = SecretBook::default();
-        let tenants = profile.upstream.as_ref().is_some_and(|u| u.tenants);
-        let upstream_env = if profile.upstream.is_some() {
-            Some(
-                seed_upstream(&provider, &mut book, tenants)
+        let upstream_env = match &profile.upstream {
+            Some(u) => Some(
+                seed_upstream(&provider, &mut book, u)
                     .await
                     .map_err(SetupError::Profile)?,
-            )
-        } else {
-            None
+            ),
+            None => None,
         };
         // A private directory of the suite's, and in it the path of the
         // server's token directory, which does not exist yet: the server
@@ -308,8 +311,10 @@ impl RunContext {
     /// A fresh upstream grant for the server (the provider was reset), and
     /// a restart so the server picks it up.
     pub async fn reseed_upstream(&mut self) -> Result<(), String> {
-        let tenants = self.profile.upstream.as_ref().is_some_and(|u| u.tenants);
-        let env = seed_upstream(&self.provider, &mut self.book, tenants).await?;
+        let Some(section) = self.profile.upstream.clone() else {
+            return Ok(());
+        };
+        let env = seed_upstream(&self.provider, &mut self.book, &section).await?;
         // A new grant: what the store holds belongs to the old one. The
         // directory goes too: the restarted server creates it again.
         if let Some(dir) = &self.token_store {
@@ -322,6 +327,40 @@ impl RunContext {
             server.restart().await.map_err(|e| e.to_string())?;
         }
         Ok(())
+    }
+
+    /// When the server's upstream client was refused at the upstream token
+    /// endpoint for the way it authenticated, that in plain words: the
+    /// usual reason a correct server's upstream calls fail here.
+    pub async fn upstream_client_auth_hint(&self) -> Option<String> {
+        use mock_provider::ledger::LedgerFilter;
+        let section = self.profile.upstream.as_ref()?;
+        let client = self.upstream_client.as_deref()?;
+        let refused = self
+            .provider
+            .admin()
+            .ledger(&LedgerFilter {
+                issuer: Some(IssuerRole::Upstream.name().to_owned()),
+                endpoint: Some(mock_provider::Endpoint::Token),
+                ..Default::default()
+            })
+            .await
+            .ok()?
+            .into_iter()
+            .rev()
+            .find(|e| e.client_id.as_deref() == Some(client) && e.outcome == "invalid_client")?;
+        let accepted = match section.client_auth {
+            Some(m) => format!("only {m} (the profile's [upstream] client_auth)"),
+            None => "client_secret_basic or client_secret_post".to_owned(),
+        };
+        Some(match refused.client_auth {
+            Some(used) => format!(
+                "the upstream token endpoint refused the server's client authentication: your server authenticated with {used}; the upstream accepts {accepted}, with UPSTREAM_CLIENT_ID and UPSTREAM_CLIENT_SECRET"
+            ),
+            None => format!(
+                "the upstream token endpoint refused the server's request: it carried no client authentication; the upstream accepts {accepted}, with UPSTREAM_CLIENT_ID and UPSTREAM_CLIENT_SECRET"
+            ),
+        })
     }
 
     /// Stops the server, if the suite started it.

@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::report::{RunReport, ScenarioResult, Verdict};
 use crate::run_context::RunContext;
 use crate::scenario::{Requirement, Scenario};
-use crate::step_runner::run_scenario;
+use crate::step_runner::{FailureKind, StepFailure, run_scenario};
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +18,8 @@ pub struct RunOptions {
     pub only: Vec<String>,
     /// Ids the team expects to fail.
     pub expected_failures: BTreeSet<String>,
+    /// SHOULD failures fail the run too (`--strict`).
+    pub strict: bool,
 }
 
 /// Whether `id` matches a glob with `*` and `?`.
@@ -78,10 +80,18 @@ pub fn plan<'a>(scenarios: &'a [Scenario], options: &RunOptions) -> Vec<&'a Scen
         .filter_map(|id| by_id.get(id).copied())
         .collect();
     out.sort_by_key(|s| {
+        // Key rotations last: a server's key cache may need a refetch
+        // cooldown to see the issuer's keys again after the reset.
+        let rotates = s
+            .steps
+            .iter()
+            .any(|st| matches!(st, crate::scenario::Step::RotateKeys(_)));
         let rank = if s.id == crate::scenario::VALID_TOKEN_CONTROL {
             0
         } else if s.control {
             1
+        } else if rotates {
+            4
         } else if s.family == "leak" {
             3
         } else {
@@ -139,6 +149,30 @@ fn skip_reason(ctx: &RunContext, s: &Scenario) -> Option<String> {
     None
 }
 
+/// A clean slate before a scenario: the provider reset, a fresh upstream
+/// grant (the reset took the old one), the server restarted when asked or
+/// after a crash. A failure here is the suite's, never the server's.
+async fn prepare_scenario(ctx: &mut RunContext, s: &Scenario) -> Result<(), String> {
+    ctx.provider
+        .admin()
+        .reset()
+        .await
+        .map_err(|e| format!("the provider could not be reset before this scenario: {e}"))?;
+    if s.requires.contains(&Requirement::Upstream) {
+        ctx.reseed_upstream()
+            .await
+            .map_err(|e| format!("the server's upstream grant could not be seeded: {e}"))?;
+    } else if let Some(server) = ctx.server.as_mut()
+        && (s.fresh_server || !server.is_running())
+    {
+        server
+            .restart()
+            .await
+            .map_err(|e| format!("the server could not be restarted: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Runs the plan; `progress` sees each result as it comes.
 pub async fn run(
     ctx: &mut RunContext,
@@ -166,53 +200,75 @@ pub async fn run(
             evidence: Vec::new(),
             duration_ms: 0,
         };
-        let failed_control = s.dependencies().into_iter().find(|d| {
-            matches!(
-                verdicts.get(d),
-                Some(Verdict::Fail | Verdict::ExpectedFailure | Verdict::NotMeaningful)
-            )
-        });
+        let failed_control = s
+            .dependencies()
+            .into_iter()
+            .find_map(|d| match verdicts.get(&d) {
+                Some(
+                    v @ (Verdict::Fail
+                    | Verdict::ExpectedFailure
+                    | Verdict::NotMeaningful
+                    | Verdict::Error),
+                ) => Some((d, *v)),
+                _ => None,
+            });
         if let Some(reason) = skip_reason(ctx, s) {
             result.verdict = Verdict::Skipped;
             result.message = Some(reason);
-        } else if let Some(control) = failed_control {
+        } else if let Some((control, Verdict::Error)) = failed_control {
+            // The suite could not judge the control: nor can it judge this.
+            result.verdict = Verdict::Error;
+            result.message = Some(format!(
+                "the positive control {control} could not be judged (ERROR), so neither can this"
+            ));
+        } else if let Some((control, _)) = failed_control {
             result.verdict = Verdict::NotMeaningful;
             result.message = Some(format!(
                 "the positive control {control} failed, so a refusal here would prove nothing"
             ));
         } else {
-            let mut note = None;
-            let _ = ctx.provider.admin().reset().await;
-            if s.requires.contains(&Requirement::Upstream) {
-                // The reset took the server's upstream grant: a new one.
-                if let Err(e) = ctx.reseed_upstream().await {
-                    note = Some(format!("suite error: {e}"));
-                }
-            } else if let Some(server) = ctx.server.as_mut()
-                && (s.fresh_server || !server.is_running())
-                && let Err(e) = server.restart().await
-            {
-                note = Some(format!("the server could not be restarted: {e}"));
-            }
-            let outcome = match note {
-                Some(n) => Err((n, Vec::new())),
-                None => run_scenario(ctx, s)
-                    .await
-                    .map_err(|f| (format!("step[{}]: {}", f.step, f.message), f.evidence)),
+            let outcome = match prepare_scenario(ctx, s).await {
+                Err(message) => Err(StepFailure {
+                    step: 0,
+                    kind: FailureKind::Harness,
+                    message,
+                    evidence: Vec::new(),
+                }),
+                Ok(()) => run_scenario(ctx, s).await,
             };
-            if let Err((message, evidence)) = outcome {
+            if let Err(f) = outcome {
                 let crashed = ctx.server.as_mut().is_some_and(|srv| !srv.is_running());
-                result.verdict = if options.expected_failures.contains(&s.id) {
-                    Verdict::ExpectedFailure
-                } else {
-                    Verdict::Fail
+                let message = match f.kind {
+                    FailureKind::Harness if f.evidence.is_empty() && f.step == 0 => f.message,
+                    _ => format!("step[{}]: {}", f.step, f.message),
                 };
-                result.message = Some(if crashed {
-                    format!("{message} (the server exited during this scenario)")
+                result.verdict = match f.kind {
+                    FailureKind::Harness => Verdict::Error,
+                    FailureKind::Precondition => Verdict::NotMeaningful,
+                    FailureKind::Server if options.expected_failures.contains(&s.id) => {
+                        Verdict::ExpectedFailure
+                    }
+                    FailureKind::Server => Verdict::Fail,
+                };
+                let hint = if f.kind == FailureKind::Server
+                    && s.requires.contains(&Requirement::Upstream)
+                {
+                    ctx.upstream_client_auth_hint().await
                 } else {
-                    message
+                    None
+                };
+                let message = match hint {
+                    Some(h) => format!("{message} ({h})"),
+                    None => message,
+                };
+                result.message = Some(match f.kind {
+                    FailureKind::Precondition => format!(
+                        "{message}: the server never reached the state this rule is about, so the scenario proves nothing"
+                    ),
+                    _ if crashed => format!("{message} (the server exited during this scenario)"),
+                    _ => message,
                 });
-                result.evidence = evidence.iter().map(|e| e.redacted(&ctx.book)).collect();
+                result.evidence = f.evidence.iter().map(|e| e.redacted(&ctx.book)).collect();
             }
         }
         result.duration_ms = t0.elapsed().as_millis() as u64;
@@ -236,5 +292,6 @@ pub async fn run(
         results,
         stale_expected_failures: stale,
         duration_ms: started.elapsed().as_millis() as u64,
+        strict: options.strict,
     }
 }

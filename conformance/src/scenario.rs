@@ -36,23 +36,39 @@ use serde_json::{Map, Value};
 
 use crate::spec_version::SpecVersion;
 
-/// MUST or SHOULD.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// How much a rule binds the server: what the cited rule's own keyword
+/// says (RFC 2119), never more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Severity {
-    /// A failure fails the run.
+    /// MUST, MUST NOT, REQUIRED, SHALL: a failure fails the run.
     #[serde(rename = "MUST")]
     Must,
-    /// A failure is reported, the run still passes.
+    /// SHOULD, RECOMMENDED: reported; fails the run only with `--strict`.
     #[serde(rename = "SHOULD")]
     Should,
+    /// MAY, or a practice of the guide without a spec rule: reported,
+    /// never fails the run.
+    #[serde(rename = "BEST_PRACTICE")]
+    BestPractice,
+}
+
+impl Severity {
+    /// Every level, strongest first.
+    pub const ALL: [Severity; 3] = [Self::Must, Self::Should, Self::BestPractice];
+
+    /// The label people read.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Must => "MUST",
+            Self::Should => "SHOULD",
+            Self::BestPractice => "BEST_PRACTICE",
+        }
+    }
 }
 
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Must => "MUST",
-            Self::Should => "SHOULD",
-        })
+        f.write_str(self.as_str())
     }
 }
 
@@ -66,6 +82,12 @@ pub struct SpecRef {
     pub section: String,
     /// The rule's words.
     pub rule: String,
+    /// The words of `rule` that bind the server and set the scenario's
+    /// severity: a subject naming the server and an RFC 2119 keyword
+    /// (`MCP servers MUST validate access tokens`). Absent on rules quoted
+    /// for context only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<String>,
     /// A link to it.
     #[serde(default)]
     pub url: Option<String>,
@@ -169,9 +191,39 @@ pub struct MintStep {
     /// Sign it wrongly.
     #[serde(default)]
     pub signing_fault: Option<SigningFault>,
+    /// Sign it with one of the issuer's staged keys: published in its JWKS
+    /// since the run began, never used to sign before (a rotation done the
+    /// way issuers do it: publish first, sign later).
+    #[serde(default)]
+    pub key: Option<StagedKey>,
     /// Extra claims.
     #[serde(default)]
     pub claims: Map<String, Value>,
+    /// Extra JOSE header parameters (`jku`, `x5u`, `jwk`, another `typ`);
+    /// strings are templates.
+    #[serde(default)]
+    pub header: Map<String, Value>,
+}
+
+/// A key the suite's trusted issuer publishes from the start without
+/// signing with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StagedKey {
+    /// An RSA key (RS256), the same algorithm as the active key.
+    StagedRs256,
+    /// An EC P-256 key (ES256).
+    StagedEs256,
+}
+
+impl StagedKey {
+    /// Its algorithm.
+    pub fn algorithm(self) -> mock_provider::SigningAlgorithm {
+        match self {
+            Self::StagedRs256 => mock_provider::SigningAlgorithm::Rs256,
+            Self::StagedEs256 => mock_provider::SigningAlgorithm::Es256,
+        }
+    }
 }
 
 /// `kind = "rotate_keys"`: a new signing key at an issuer.
@@ -245,6 +297,11 @@ pub struct McpStep {
     /// has passed, and judged on the last answer.
     #[serde(default)]
     pub within_introspection_cache: bool,
+    /// The step only sets the scene (the server must have refetched its
+    /// keys, say): when its expectation fails the scenario is not
+    /// meaningful rather than failed.
+    #[serde(default)]
+    pub precondition: bool,
     /// What must come back.
     #[serde(default)]
     pub expect: Expect,
@@ -427,6 +484,10 @@ pub enum Step {
     ExpireUpstreamTokens(NoFields),
     /// Let time pass (a `Retry-After`, a token lifetime).
     Wait(WaitStep),
+    /// Wait until the server may refetch the trusted issuer's JWKS: the
+    /// profile's `[auth] jwks_refetch_cooldown_secs` after the later of
+    /// the scenario's start and the server's last JWKS request.
+    WaitJwksCooldown(NoFields),
     /// Check the provider's ledger.
     Ledger(LedgerStep),
     /// Stop the server and start it again (same environment, same token

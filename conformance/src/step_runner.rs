@@ -15,7 +15,8 @@ use crate::mcp_client::{Answer, McpRequest};
 use crate::run_context::RunContext;
 use crate::scenario::{
     ConcurrentStep, FaultStep, HttpStep, IssuerRole, LeakScanStep, LeakScope, LedgerExpect,
-    McpCall, McpStep, MintStep, RevokeStep, RotateKeysStep, Scenario, SessionIdsStep, Step,
+    McpCall, McpStep, MintStep, RevokeStep, RotateKeysStep, Scenario, SessionIdsStep, StagedKey,
+    Step,
 };
 use crate::template::Vars;
 use mock_provider::FaultRule;
@@ -24,11 +25,71 @@ use mock_provider::FaultRule;
 /// introspection cache.
 const CACHE_RETRY_INTERVAL: Duration = Duration::from_millis(250);
 
+/// Whose problem a step's failure is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The server did not do what the step expects: FAIL.
+    Server,
+    /// The suite, the profile or the provider could not run the step
+    /// (a fault rule refused, an admin call that failed): ERROR.
+    Harness,
+    /// A `precondition` step's expectation did not hold: the server never
+    /// got into the state the rule is about, so the scenario proves
+    /// nothing (not meaningful).
+    Precondition,
+}
+
+/// Why a step did not pass.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StepError {
+    /// Whose problem it is.
+    pub kind: FailureKind,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl StepError {
+    /// The suite's own problem.
+    pub fn harness(message: impl Into<String>) -> Self {
+        Self {
+            kind: FailureKind::Harness,
+            message: message.into(),
+        }
+    }
+}
+
+/// What the server did wrong (the expectation checks speak in messages).
+impl From<String> for StepError {
+    fn from(message: String) -> Self {
+        Self {
+            kind: FailureKind::Server,
+            message,
+        }
+    }
+}
+
+/// A server failure: `StepError::from(format!(..))`.
+macro_rules! server {
+    ($($arg:tt)*) => {
+        StepError::from(format!($($arg)*))
+    };
+}
+
+/// `StepError::harness(format!(..))`.
+macro_rules! harness {
+    ($($arg:tt)*) => {
+        StepError::harness(format!($($arg)*))
+    };
+}
+
 /// Why a scenario did not pass.
 #[derive(Debug, Clone)]
 pub struct StepFailure {
     /// Which step (from 0).
     pub step: usize,
+    /// Whose problem it is.
+    pub kind: FailureKind,
     /// What went wrong.
     pub message: String,
     /// The exchanges of that step.
@@ -43,6 +104,8 @@ struct ScenarioRun<'a> {
     exchanges: Vec<RawExchange>,
     /// The provider ledger's last `seq` at the previous `ledger` step.
     ledger_mark: Option<u64>,
+    /// When the scenario began (wall clock, for the ledger's times).
+    started: std::time::SystemTime,
 }
 
 /// Runs `scenario`; `Ok` when every expectation held.
@@ -55,13 +118,19 @@ pub async fn run_scenario(ctx: &mut RunContext, scenario: &Scenario) -> Result<(
         sessions: BTreeMap::new(),
         exchanges: Vec::new(),
         ledger_mark: None,
+        started: std::time::SystemTime::now(),
     };
     for (i, step) in scenario.steps.iter().enumerate() {
         run.exchanges.clear();
-        if let Err(message) = run.step(step).await {
+        if let Err(e) = run.step(step).await {
+            let precondition = matches!(step, Step::Mcp(m) if m.precondition);
             return Err(StepFailure {
                 step: i,
-                message,
+                kind: match e.kind {
+                    FailureKind::Server if precondition => FailureKind::Precondition,
+                    kind => kind,
+                },
+                message: e.message,
                 evidence: std::mem::take(&mut run.exchanges),
             });
         }
@@ -70,14 +139,12 @@ pub async fn run_scenario(ctx: &mut RunContext, scenario: &Scenario) -> Result<(
 }
 
 impl ScenarioRun<'_> {
-    fn render(&self, text: &str) -> Result<String, String> {
-        self.vars
-            .render(text)
-            .map_err(|e| format!("scenario error: {e}"))
+    fn render(&self, text: &str) -> Result<String, StepError> {
+        self.vars.render(text).map_err(|e| harness!("{e}"))
     }
 
     /// `value` with every string in it rendered.
-    fn render_json(&self, value: &Value) -> Result<Value, String> {
+    fn render_json(&self, value: &Value) -> Result<Value, StepError> {
         Ok(match value {
             Value::String(s) => Value::String(self.render(s)?),
             Value::Array(a) => Value::Array(
@@ -88,7 +155,7 @@ impl ScenarioRun<'_> {
             Value::Object(o) => Value::Object(
                 o.iter()
                     .map(|(k, v)| Ok((k.clone(), self.render_json(v)?)))
-                    .collect::<Result<_, String>>()?,
+                    .collect::<Result<_, StepError>>()?,
             ),
             other => other.clone(),
         })
@@ -101,7 +168,7 @@ impl ScenarioRun<'_> {
         self.exchanges.push(raw.clone());
     }
 
-    async fn step(&mut self, step: &Step) -> Result<(), String> {
+    async fn step(&mut self, step: &Step) -> Result<(), StepError> {
         match step {
             Step::Mint(m) => self.mint(m).await,
             Step::Revoke(r) => self.revoke(r).await,
@@ -117,18 +184,20 @@ impl ScenarioRun<'_> {
                 tokio::time::sleep(Duration::from_millis(w.millis)).await;
                 Ok(())
             }
+            Step::WaitJwksCooldown(_) => self.wait_jwks_cooldown().await,
             Step::Ledger(l) => self.ledger(&l.expect).await,
             Step::RestartServer(_) => match self.ctx.server.as_mut() {
-                Some(server) => server.restart().await.map_err(|e| e.to_string()),
-                None => {
-                    Err("scenario error: only a server the suite starts can be restarted".into())
-                }
+                Some(server) => server
+                    .restart()
+                    .await
+                    .map_err(|e| harness!("the server could not be restarted: {e}")),
+                None => Err(harness!("only a server the suite starts can be restarted")),
             },
             Step::TokenStore(t) => self.token_store(t),
         }
     }
 
-    async fn mint(&mut self, m: &MintStep) -> Result<(), String> {
+    async fn mint(&mut self, m: &MintStep) -> Result<(), StepError> {
         let audience = match &m.audience {
             None => Some(json!(self.render("{resource}")?)),
             Some(a) => {
@@ -144,10 +213,20 @@ impl ScenarioRun<'_> {
             }
         };
         let scope = self.render(m.scope.as_deref().unwrap_or("{auth_scope}"))?;
+        let kid = match m.key {
+            None => None,
+            Some(staged) => Some(self.staged_kid(m.issuer, staged).await?),
+        };
+        let header = match self.render_json(&Value::Object(m.header.clone()))? {
+            Value::Object(h) => h,
+            _ => Default::default(),
+        };
         let token_override = TokenOverride {
             remove_aud: m.remove_aud,
             iss: m.iss.as_deref().map(|i| self.render(i)).transpose()?,
             nbf_in_secs: m.nbf_in_secs,
+            kid,
+            header,
             ..Default::default()
         };
         let request = MintRequest {
@@ -166,7 +245,7 @@ impl ScenarioRun<'_> {
             .admin()
             .mint_token(m.issuer.name(), &request)
             .await
-            .map_err(|e| format!("suite error: minting `{}` failed: {e}", m.name))?;
+            .map_err(|e| harness!("minting `{}` failed: {e}", m.name))?;
         self.ctx
             .book
             .add(&minted.access_token, &format!("token {}", m.name));
@@ -177,11 +256,69 @@ impl ScenarioRun<'_> {
         Ok(())
     }
 
-    async fn revoke(&mut self, r: &RevokeStep) -> Result<(), String> {
+    /// The `kid` of the issuer's staged key of that algorithm: published,
+    /// and not the one that signs by default.
+    async fn staged_kid(&self, issuer: IssuerRole, staged: StagedKey) -> Result<String, StepError> {
+        let keys = self
+            .ctx
+            .provider
+            .admin()
+            .keys(issuer.name())
+            .await
+            .map_err(|e| harness!("cannot read the {} issuer's keys: {e}", issuer.name()))?;
+        keys.published
+            .iter()
+            .find(|k| k.alg == staged.algorithm() && k.kid != keys.active_kid)
+            .map(|k| k.kid.clone())
+            .ok_or_else(|| {
+                harness!(
+                    "the {} issuer publishes no staged {} key (a standalone --provider needs `staged_keys = [\"RS256\", \"ES256\"]` on it)",
+                    issuer.name(),
+                    staged.algorithm()
+                )
+            })
+    }
+
+    /// Sleeps until the server may refetch the trusted issuer's JWKS under
+    /// the cooldown its profile states: that long after the later of the
+    /// scenario's start (fetches before it are older) and the last JWKS
+    /// request the provider saw since.
+    async fn wait_jwks_cooldown(&mut self) -> Result<(), StepError> {
+        use mock_provider::ledger::LedgerFilter;
+        let cooldown = Duration::from_secs(self.ctx.profile.auth.jwks_refetch_cooldown_secs);
+        let last_fetch_ms = self
+            .ctx
+            .provider
+            .admin()
+            .ledger(&LedgerFilter {
+                issuer: Some(IssuerRole::Trusted.name().to_owned()),
+                endpoint: Some(mock_provider::Endpoint::Jwks),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| harness!("cannot read the provider's ledger: {e}"))?
+            .iter()
+            .map(|e| e.time_ms)
+            .max();
+        let since_epoch =
+            |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let from = since_epoch(self.started)
+            .max(last_fetch_ms.map(Duration::from_millis).unwrap_or_default());
+        // A little more than the cooldown: clocks are read in milliseconds
+        // on both sides, and a cooldown is "at least", not "exactly".
+        let until = from + cooldown + Duration::from_millis(250);
+        let now = since_epoch(std::time::SystemTime::now());
+        if until > now {
+            tokio::time::sleep(until - now).await;
+        }
+        Ok(())
+    }
+
+    async fn revoke(&mut self, r: &RevokeStep) -> Result<(), StepError> {
         let token = self
             .vars
             .get(&format!("token.{}", r.token))
-            .ok_or_else(|| format!("scenario error: token `{}` was not minted", r.token))?
+            .ok_or_else(|| harness!("token `{}` was not minted", r.token))?
             .to_owned();
         let outcome = self
             .ctx
@@ -195,17 +332,17 @@ impl ScenarioRun<'_> {
                 },
             )
             .await
-            .map_err(|e| format!("suite error: revoking `{}` failed: {e}", r.token))?;
+            .map_err(|e| harness!("revoking `{}` failed: {e}", r.token))?;
         if !outcome.access_token_revoked {
-            return Err(format!(
-                "suite error: the provider did not revoke `{}` as an access token",
+            return Err(harness!(
+                "the provider did not revoke `{}` as an access token",
                 r.token
             ));
         }
         Ok(())
     }
 
-    async fn rotate(&mut self, r: &RotateKeysStep) -> Result<(), String> {
+    async fn rotate(&mut self, r: &RotateKeysStep) -> Result<(), StepError> {
         self.ctx
             .provider
             .admin()
@@ -218,15 +355,15 @@ impl ScenarioRun<'_> {
             )
             .await
             .map(|_| ())
-            .map_err(|e| format!("suite error: key rotation failed: {e}"))
+            .map_err(|e| harness!("key rotation failed: {e}"))
     }
 
-    fn authorization(&self, m: &McpStep) -> Result<Option<String>, String> {
+    fn authorization(&self, m: &McpStep) -> Result<Option<String>, StepError> {
         if let Some(t) = &m.token {
             let token = self
                 .vars
                 .get(&format!("token.{t}"))
-                .ok_or_else(|| format!("scenario error: token `{t}` was not minted"))?;
+                .ok_or_else(|| harness!("token `{t}` was not minted"))?;
             return Ok(Some(format!("Bearer {token}")));
         }
         m.authorization
@@ -235,7 +372,7 @@ impl ScenarioRun<'_> {
             .transpose()
     }
 
-    fn message(&self, m: &McpStep) -> Result<Value, String> {
+    fn message(&self, m: &McpStep) -> Result<Value, StepError> {
         let client = &self.ctx.client;
         let tool_call = |name: &str, args: &serde_json::Map<String, Value>| {
             client.request("tools/call", Some(json!({"name": name, "arguments": args})))
@@ -246,15 +383,15 @@ impl ScenarioRun<'_> {
             McpCall::Ping => client.request("ping", None),
             McpCall::ToolsCall => tool_call(m.tool.as_deref().unwrap_or(""), &m.arguments),
             McpCall::Permission => {
-                let p = self.ctx.profile.permission.as_ref().ok_or(
-                    "scenario error: `permission` call without a [permission] profile section",
-                )?;
+                let p = self.ctx.profile.permission.as_ref().ok_or_else(|| {
+                    harness!("`permission` call without a [permission] profile section")
+                })?;
                 tool_call(&p.tool, &p.arguments)
             }
             McpCall::Upstream => {
-                let u = self.ctx.profile.upstream.as_ref().ok_or(
-                    "scenario error: `upstream` call without an [upstream] profile section",
-                )?;
+                let u = self.ctx.profile.upstream.as_ref().ok_or_else(|| {
+                    harness!("`upstream` call without an [upstream] profile section")
+                })?;
                 tool_call(&u.tool, &u.arguments)
             }
         })
@@ -264,7 +401,7 @@ impl ScenarioRun<'_> {
     /// expectation holds or the profile's declared introspection cache time
     /// has passed (a cache may lawfully answer for that long), and judged on
     /// the last attempt, whose exchanges are the evidence.
-    async fn mcp(&mut self, m: &McpStep) -> Result<(), String> {
+    async fn mcp(&mut self, m: &McpStep) -> Result<(), StepError> {
         if !m.within_introspection_cache {
             return self.mcp_once(m).await;
         }
@@ -278,10 +415,10 @@ impl ScenarioRun<'_> {
             };
             let elapsed = started.elapsed();
             if elapsed >= window {
-                return Err(if window.is_zero() {
+                return Err(if window.is_zero() || error.kind != FailureKind::Server {
                     error
                 } else {
-                    format!(
+                    server!(
                         "{error} (still after {} s, the introspection cache time the profile declares)",
                         window.as_secs()
                     )
@@ -292,13 +429,13 @@ impl ScenarioRun<'_> {
         }
     }
 
-    async fn mcp_once(&mut self, m: &McpStep) -> Result<(), String> {
+    async fn mcp_once(&mut self, m: &McpStep) -> Result<(), StepError> {
         let authorization = self.authorization(m)?;
         let query: Vec<(String, String)> = m
             .query
             .iter()
             .map(|(k, v)| Ok((k.clone(), self.render(v)?)))
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, StepError>>()?;
         let client = self.ctx.client.clone();
         let answer = if m.call == McpCall::Initialize {
             let (answer, session) = client.handshake(authorization.as_deref(), &query).await;
@@ -311,10 +448,10 @@ impl ScenarioRun<'_> {
                         self.sessions.insert(name.clone(), s);
                     }
                     None if (200..300).contains(&answer.status()) => {
-                        return Err(
+                        return Err(StepError::from(
                             "the server answered initialize without an Mcp-Session-Id header"
                                 .to_owned(),
-                        );
+                        ));
                     }
                     None => {}
                 }
@@ -349,7 +486,7 @@ impl ScenarioRun<'_> {
         self.judge(m, &answer).await
     }
 
-    async fn judge(&mut self, m: &McpStep, answer: &Answer) -> Result<(), String> {
+    async fn judge(&mut self, m: &McpStep, answer: &Answer) -> Result<(), StepError> {
         expectation::check(&m.expect, answer, &self.vars, self.ctx.client.http()).await?;
         if m.expect.says_reauth_required {
             let hints = self
@@ -369,10 +506,10 @@ impl ScenarioRun<'_> {
         Ok(())
     }
 
-    async fn http(&mut self, h: &HttpStep) -> Result<(), String> {
+    async fn http(&mut self, h: &HttpStep) -> Result<(), StepError> {
         let url = self.render(&h.url)?;
         let method = reqwest::Method::from_bytes(h.method.as_bytes())
-            .map_err(|_| format!("scenario error: `{}` is not an HTTP method", h.method))?;
+            .map_err(|_| harness!("`{}` is not an HTTP method", h.method))?;
         let mut raw = RawExchange {
             request: format!("{method} {url}"),
             ..Default::default()
@@ -409,10 +546,10 @@ impl ScenarioRun<'_> {
         self.record(&raw);
         let jsonrpc = serde_json::from_str(&raw.body).ok();
         let answer = Answer { raw, jsonrpc };
-        expectation::check(&h.expect, &answer, &self.vars, self.ctx.client.http()).await
+        Ok(expectation::check(&h.expect, &answer, &self.vars, self.ctx.client.http()).await?)
     }
 
-    async fn session_ids(&mut self, s: &SessionIdsStep) -> Result<(), String> {
+    async fn session_ids(&mut self, s: &SessionIdsStep) -> Result<(), StepError> {
         self.mint(&MintStep {
             name: "__session_probe".to_owned(),
             issuer: Default::default(),
@@ -424,7 +561,9 @@ impl ScenarioRun<'_> {
             ttl_secs: None,
             nbf_in_secs: None,
             signing_fault: None,
+            key: None,
             claims: Default::default(),
+            header: Default::default(),
         })
         .await?;
         let token = self
@@ -439,24 +578,24 @@ impl ScenarioRun<'_> {
             match session {
                 Some(id) => ids.push(id),
                 None => {
-                    return Err(format!(
+                    return Err(server!(
                         "initialize with a valid token answered {} without an Mcp-Session-Id",
                         answer.status()
                     ));
                 }
             }
         }
-        expectation::judge_session_ids(&ids, s.min_length)
+        Ok(expectation::judge_session_ids(&ids, s.min_length)?)
     }
 
-    fn upstream_client(&self) -> Result<String, String> {
+    fn upstream_client(&self) -> Result<String, StepError> {
         self.ctx
             .upstream_client
             .clone()
-            .ok_or_else(|| "scenario error: needs an [upstream] profile section".to_owned())
+            .ok_or_else(|| harness!("needs an [upstream] profile section"))
     }
 
-    async fn fault(&mut self, f: &FaultStep) -> Result<(), String> {
+    async fn fault(&mut self, f: &FaultStep) -> Result<(), StepError> {
         let mut rule = f.action.clone();
         rule.insert("endpoint".into(), json!(f.endpoint));
         rule.insert("issuer".into(), json!(f.issuer.name()));
@@ -469,18 +608,18 @@ impl ScenarioRun<'_> {
         if f.issuer == IssuerRole::Upstream {
             rule.insert("client_id".into(), json!(self.upstream_client()?));
         }
-        let rule: FaultRule = serde_json::from_value(Value::Object(rule))
-            .map_err(|e| format!("scenario error: fault rule: {e}"))?;
+        let rule: FaultRule =
+            serde_json::from_value(Value::Object(rule)).map_err(|e| harness!("fault rule: {e}"))?;
         self.ctx
             .provider
             .admin()
             .add_fault(&rule)
             .await
             .map(|_| ())
-            .map_err(|e| format!("scenario error: the provider refused the fault rule: {e}"))
+            .map_err(|e| harness!("the provider refused the fault rule: {e}"))
     }
 
-    async fn concurrent(&mut self, c: &ConcurrentStep) -> Result<(), String> {
+    async fn concurrent(&mut self, c: &ConcurrentStep) -> Result<(), StepError> {
         let names: Vec<String> = c.token.iter().chain(&c.tokens).cloned().collect();
         let client = self.ctx.client.clone();
         // Per token: its step, its authorization, its session, and the
@@ -497,6 +636,7 @@ impl ScenarioRun<'_> {
                 session: None,
                 save_session: None,
                 within_introspection_cache: false,
+                precondition: false,
                 expect: c.expect.clone(),
             };
             let authorization = self.authorization(&step)?;
@@ -511,7 +651,7 @@ impl ScenarioRun<'_> {
                 let (hello, session) = client.handshake(authorization.as_deref(), &[]).await;
                 self.record(&hello.raw);
                 if !(200..300).contains(&hello.status()) {
-                    return expectation::check(&c.expect, &hello, &vars, client.http()).await;
+                    return Ok(expectation::check(&c.expect, &hello, &vars, client.http()).await?);
                 }
                 session
             };
@@ -532,7 +672,7 @@ impl ScenarioRun<'_> {
         }
         let mut answers = Vec::new();
         for call in calls {
-            answers.push(call.await.map_err(|e| format!("suite error: {e}"))?);
+            answers.push(call.await.map_err(|e| harness!("{e}"))?);
         }
         for a in &answers {
             self.record(&a.raw);
@@ -553,12 +693,12 @@ impl ScenarioRun<'_> {
         Ok(())
     }
 
-    fn token_store(&mut self, t: &crate::scenario::TokenStoreStep) -> Result<(), String> {
+    fn token_store(&mut self, t: &crate::scenario::TokenStoreStep) -> Result<(), StepError> {
         let dir = self
             .ctx
             .token_store
             .clone()
-            .ok_or("scenario error: needs `[upstream] token_store = true`")?;
+            .ok_or_else(|| harness!("needs `[upstream] token_store = true`"))?;
         let mode = |p: &std::path::Path| -> Result<u32, String> {
             #[cfg(unix)]
             {
@@ -574,7 +714,7 @@ impl ScenarioRun<'_> {
             }
         };
         if !dir.is_dir() {
-            return Err(format!(
+            return Err(server!(
                 "the server did not create MCP_TOKEN_STORE_DIR ({}): the suite hands over a path that does not exist yet",
                 dir.display()
             ));
@@ -584,7 +724,7 @@ impl ScenarioRun<'_> {
         while let Some(d) = stack.pop() {
             let m = mode(&d)?;
             if m & !t.max_dir_mode != 0 {
-                return Err(format!(
+                return Err(server!(
                     "token store directory {} has mode {m:o}; at most {:o} (owner only)",
                     d.display(),
                     t.max_dir_mode
@@ -601,7 +741,7 @@ impl ScenarioRun<'_> {
                     files += 1;
                     let m = mode(&p)?;
                     if m & !t.max_file_mode != 0 {
-                        return Err(format!(
+                        return Err(server!(
                             "token file {} has mode {m:o}; at most {:o} (owner read/write only)",
                             p.display(),
                             t.max_file_mode
@@ -611,7 +751,7 @@ impl ScenarioRun<'_> {
             }
         }
         if files == 0 {
-            return Err(format!(
+            return Err(server!(
                 "the server wrote no token file into MCP_TOKEN_STORE_DIR ({})",
                 dir.display()
             ));
@@ -619,7 +759,7 @@ impl ScenarioRun<'_> {
         Ok(())
     }
 
-    async fn expire_upstream(&mut self) -> Result<(), String> {
+    async fn expire_upstream(&mut self) -> Result<(), StepError> {
         let client = self.upstream_client()?;
         self.ctx
             .provider
@@ -627,15 +767,15 @@ impl ScenarioRun<'_> {
             .expire_access_tokens("upstream", &client)
             .await
             .map(|_| ())
-            .map_err(|e| format!("suite error: {e}"))
+            .map_err(|e| harness!("{e}"))
     }
 
-    async fn ledger(&mut self, expect: &LedgerExpect) -> Result<(), String> {
+    async fn ledger(&mut self, expect: &LedgerExpect) -> Result<(), StepError> {
         let jwks = self.jwks_requests_since_mark().await?;
         if let Some(n) = expect.max_jwks_requests
             && jwks > n
         {
-            return Err(format!(
+            return Err(server!(
                 "expected at most {n} request(s) for the issuer's JWKS: the provider saw {jwks}"
             ));
         }
@@ -651,7 +791,7 @@ impl ScenarioRun<'_> {
 
     /// Requests for the trusted issuer's JWKS since the previous `ledger`
     /// step (or the scenario's start); moves the mark to now.
-    async fn jwks_requests_since_mark(&mut self) -> Result<u64, String> {
+    async fn jwks_requests_since_mark(&mut self) -> Result<u64, StepError> {
         use mock_provider::ledger::LedgerFilter;
         let admin = self.ctx.provider.admin();
         let latest = admin
@@ -660,7 +800,7 @@ impl ScenarioRun<'_> {
                 ..Default::default()
             })
             .await
-            .map_err(|e| format!("suite error: {e}"))?
+            .map_err(|e| harness!("{e}"))?
             .last()
             .map(|e| e.seq);
         let jwks = admin
@@ -671,7 +811,7 @@ impl ScenarioRun<'_> {
                 ..Default::default()
             })
             .await
-            .map_err(|e| format!("suite error: {e}"))?
+            .map_err(|e| harness!("{e}"))?
             .iter()
             .filter(|e| latest.is_some_and(|l| e.seq <= l))
             .count();
@@ -679,13 +819,10 @@ impl ScenarioRun<'_> {
         Ok(jwks as u64)
     }
 
-    async fn upstream_ledger(&mut self, expect: &LedgerExpect) -> Result<(), String> {
+    async fn upstream_ledger(&mut self, expect: &LedgerExpect) -> Result<(), StepError> {
         let client = self.upstream_client()?;
         let admin = self.ctx.provider.admin();
-        let counters = admin
-            .counters()
-            .await
-            .map_err(|e| format!("suite error: {e}"))?;
+        let counters = admin.counters().await.map_err(|e| harness!("{e}"))?;
         let c = counters
             .get("upstream")
             .and_then(|m| m.get(&client))
@@ -702,31 +839,31 @@ impl ScenarioRun<'_> {
         if let Some(n) = expect.refresh_grants
             && c.refresh_grants != n
         {
-            return Err(format!("expected exactly {n} refresh grant(s): {seen}"));
+            return Err(server!("expected exactly {n} refresh grant(s): {seen}"));
         }
         if let Some(n) = expect.max_refresh_requests
             && c.refresh_requests > n
         {
-            return Err(format!("expected at most {n} refresh request(s): {seen}"));
+            return Err(server!("expected at most {n} refresh request(s): {seen}"));
         }
         if let Some(n) = expect.reuse_detected
             && c.reuse_detected != n
         {
-            return Err(format!(
+            return Err(server!(
                 "expected {n} reuse(s) of a consumed refresh token: {seen}"
             ));
         }
         if let Some(n) = expect.min_upstream_requests
             && c.upstream_requests < n
         {
-            return Err(format!(
+            return Err(server!(
                 "expected at least {n} upstream API request(s): {seen}"
             ));
         }
         if let Some(n) = expect.max_upstream_requests
             && c.upstream_requests > n
         {
-            return Err(format!(
+            return Err(server!(
                 "expected at most {n} upstream API request(s): {seen}"
             ));
         }
@@ -738,21 +875,23 @@ impl ScenarioRun<'_> {
                     ..Default::default()
                 })
                 .await
-                .map_err(|e| format!("suite error: {e}"))?;
+                .map_err(|e| harness!("{e}"))?;
             let upstream_issuer = self
                 .vars
                 .get("upstream_issuer")
                 .unwrap_or_default()
                 .to_owned();
             if entries.is_empty() {
-                return Err("the server never called the upstream API".to_owned());
+                return Err(StepError::from(
+                    "the server never called the upstream API".to_owned(),
+                ));
             }
             for e in entries {
                 let Some(o) = e.upstream else { continue };
                 if o.token_issuer.as_deref() != Some(upstream_issuer.as_str())
                     || o.token_client_id.as_deref() != Some(client.as_str())
                 {
-                    return Err(format!(
+                    return Err(server!(
                         "the upstream API received a token issued by {} to client {}, not the server's own token from {upstream_issuer} (client {client})",
                         o.token_issuer.as_deref().unwrap_or("nobody known"),
                         o.token_client_id.as_deref().unwrap_or("unknown")
@@ -766,21 +905,21 @@ impl ScenarioRun<'_> {
     /// The fingerprints of the refresh tokens the provider issued since the
     /// scenario began (rotation hands the server new ones the suite never
     /// sees; the ledger keeps their fingerprints).
-    async fn issued_refresh_tokens(&self) -> Result<BTreeSet<String>, String> {
+    async fn issued_refresh_tokens(&self) -> Result<BTreeSet<String>, StepError> {
         let entries = self
             .ctx
             .provider
             .admin()
             .ledger(&mock_provider::ledger::LedgerFilter::default())
             .await
-            .map_err(|e| format!("suite error: {e}"))?;
+            .map_err(|e| harness!("{e}"))?;
         Ok(entries
             .into_iter()
             .filter_map(|e| e.issued_refresh_token)
             .collect())
     }
 
-    async fn leak_scan(&mut self, l: &LeakScanStep) -> Result<(), String> {
+    async fn leak_scan(&mut self, l: &LeakScanStep) -> Result<(), StepError> {
         let issued = self.issued_refresh_tokens().await?;
         let book = &self.ctx.book;
         // Upstream access tokens never pass through the suite's hands: they
@@ -813,7 +952,7 @@ impl ScenarioRun<'_> {
                     Ok(())
                 } else {
                     found.truncate(5);
-                    Err(format!(
+                    Err(server!(
                         "secrets handed out during the run came back in responses: {}",
                         found.join("; ")
                     ))
@@ -821,10 +960,9 @@ impl ScenarioRun<'_> {
             }
             LeakScope::Logs => {
                 let Some(server) = self.ctx.server.as_ref() else {
-                    return Err(
-                        "suite error: the server's logs are only read when the suite starts it"
-                            .into(),
-                    );
+                    return Err(harness!(
+                        "the server's logs are only read when the suite starts it"
+                    ));
                 };
                 let logs = server.logs();
                 let mut labels = book.found_in(&logs);
@@ -844,7 +982,7 @@ impl ScenarioRun<'_> {
                         })
                         .map(|l| redact_issued(&book.redact(l), &issued))
                         .unwrap_or_default();
-                    Err(format!(
+                    Err(server!(
                         "the server's output contains {} (e.g. `{}`)",
                         labels.join(", "),
                         line.chars().take(200).collect::<String>()

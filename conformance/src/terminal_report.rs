@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 
 use crate::report::{RunReport, ScenarioResult, Verdict};
-use crate::scenario::Severity;
 
 /// The progress line of one finished scenario.
 pub fn progress_line(done: usize, total: usize, r: &ScenarioResult) -> String {
@@ -17,8 +16,10 @@ pub fn progress_line(done: usize, total: usize, r: &ScenarioResult) -> String {
         r.id,
         r.title
     );
-    if matches!(r.verdict, Verdict::Skipped | Verdict::NotMeaningful)
-        && let Some(m) = &r.message
+    if matches!(
+        r.verdict,
+        Verdict::Skipped | Verdict::NotMeaningful | Verdict::Error
+    ) && let Some(m) = &r.message
     {
         let _ = write!(line, " ({m})");
     }
@@ -41,12 +42,19 @@ pub fn render(report: &RunReport) -> String {
     let mut failures: Vec<&ScenarioResult> = report
         .results
         .iter()
-        .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::ExpectedFailure))
+        .filter(|r| {
+            matches!(
+                r.verdict,
+                Verdict::Fail | Verdict::ExpectedFailure | Verdict::Error
+            )
+        })
         .collect();
+    // The suite's own errors last: they say nothing about the server.
     failures.sort_by_key(|r| {
         (
+            r.verdict == Verdict::Error,
             r.verdict == Verdict::ExpectedFailure,
-            r.severity == Severity::Should,
+            r.severity,
         )
     });
     for r in &failures {
@@ -116,25 +124,19 @@ pub fn render(report: &RunReport) -> String {
     let s = report.summary();
     let _ = writeln!(
         out,
-        "\n{} passed, {} failed (MUST), {} failed (SHOULD), {} expected to fail, {} not meaningful, {} skipped in {:.2} s against {} (spec {})",
+        "\n{} passed, {} failed (MUST), {} failed (SHOULD), {} failed (BEST_PRACTICE), {} expected to fail, {} not meaningful, {} skipped, {} error in {:.2} s against {} (spec {})",
         s.passed,
         s.failed_must,
         s.failed_should,
+        s.failed_best_practice,
         s.expected_failures,
         s.not_meaningful,
         s.skipped,
+        s.errors,
         report.duration_ms as f64 / 1000.0,
         report.target,
         report.spec_version
     );
-    let _ = writeln!(
-        out,
-        "{}",
-        if report.exit_code() == 0 {
-            "RESULT: conformant (every MUST passed)"
-        } else {
-            "RESULT: not conformant"
-        }
-    );
+    let _ = writeln!(out, "{}", report.result_line());
     out
 }

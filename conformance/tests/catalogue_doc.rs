@@ -308,6 +308,7 @@ fn the_table_check_catches_stray_pipes_and_newlines() {
 #[test]
 fn the_citation_check_wants_a_link_or_a_known_source() {
     let rule = |source: &str, url: Option<&str>| SpecRef {
+        binding: None,
         source: source.to_owned(),
         section: "1".to_owned(),
         rule: "a rule".to_owned(),

@@ -196,6 +196,19 @@ pub struct KeysInfo {
     pub active_kid: String,
     /// Every key in the JWKS now.
     pub published_kids: Vec<String>,
+    /// The same keys with their algorithms, active first: a staged key is
+    /// one here that is not `active_kid`.
+    #[serde(default)]
+    pub published: Vec<PublishedKey>,
+}
+
+/// A key in an issuer's JWKS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedKey {
+    /// Its `kid`.
+    pub kid: String,
+    /// `RS256` or `ES256`.
+    pub alg: SigningAlgorithm,
 }
 
 /// Revoke by exactly one of token, subject or client.
@@ -468,6 +481,13 @@ async fn mint(
         extra_claims: req.claims,
         ..Default::default()
     };
+    if let Some(kid) = req.token_override.as_ref().and_then(|o| o.kid.as_deref())
+        && issuer.keys().find(kid, now).is_none()
+    {
+        return Err(bad(format!(
+            "override.kid: `{kid}` is not a key issuer `{name}` publishes now"
+        )));
+    }
     let mut faults = AppliedFaults {
         signing: req.signing_fault,
         ..Default::default()
@@ -547,9 +567,18 @@ async fn seed_grant(
 
 fn keys_info(issuer: &Issuer) -> KeysInfo {
     let keys = issuer.keys();
+    let now = now();
     KeysInfo {
         active_kid: keys.active().kid().to_owned(),
-        published_kids: keys.published_kids(now()),
+        published_kids: keys.published_kids(now),
+        published: keys
+            .published_kids(now)
+            .into_iter()
+            .filter_map(|kid| {
+                keys.find(&kid, now)
+                    .map(|k| PublishedKey { alg: k.alg(), kid })
+            })
+            .collect(),
     }
 }
 

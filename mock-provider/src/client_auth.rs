@@ -57,6 +57,23 @@ pub fn claimed_client_id(headers: &HeaderMap, params: &RequestParams) -> Option<
         .or_else(|| params.single("client_id").ok().flatten().map(str::to_owned))
 }
 
+/// The client authentication a request presents, by its shape, before
+/// (and whether or not) it succeeds: HTTP Basic, `client_secret` in the
+/// form, or `client_id` alone. `None` when it carries none of these.
+pub fn presented_auth_method(headers: &HeaderMap, params: &RequestParams) -> Option<AuthMethod> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        return Some(AuthMethod::ClientSecretBasic);
+    }
+    match (
+        params.single("client_id").ok().flatten(),
+        params.single("client_secret").ok().flatten(),
+    ) {
+        (_, Some(_)) => Some(AuthMethod::ClientSecretPost),
+        (Some(_), None) => Some(AuthMethod::None),
+        (None, None) => None,
+    }
+}
+
 /// Authenticates the client of a request. Failures are `invalid_client`
 /// (401, with a `Basic` challenge when the client used the `Authorization`
 /// header, RFC 6749 5.2) or `invalid_request` for ambiguous requests.
@@ -124,10 +141,12 @@ pub async fn authenticate(
         .resolve_client(&client_id)
         .await
         .map_err(|e| fail(e.to_string()))?;
-    if client.auth_method != method {
+    if !client.accepts(method) {
         return Err(fail(format!(
             "client `{}` is registered for {} authentication but used {}",
-            client.client_id, client.auth_method, method
+            client.client_id,
+            client.accepted_auth_methods(),
+            method
         )));
     }
     if let (Some(expected), Some(presented)) = (&client.client_secret, &secret)

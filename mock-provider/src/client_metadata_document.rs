@@ -189,6 +189,7 @@ pub fn parse(client_id: &str, body: &[u8]) -> Result<RegisteredClient, MetadataD
         client_id: client_id.to_owned(),
         client_secret: None,
         auth_method: AuthMethod::None,
+        extra_auth_methods: Vec::new(),
         redirect_uris,
         grant_types,
         allowed_scope,

@@ -135,6 +135,10 @@ pub struct RegisteredClient {
     pub client_secret: Option<Secret>,
     /// How it authenticates.
     pub auth_method: AuthMethod,
+    /// Other confidential methods it may use too (many real providers
+    /// take `client_secret_basic` and `client_secret_post` from the same
+    /// client).
+    pub extra_auth_methods: Vec<AuthMethod>,
     /// Registered redirect URIs.
     pub redirect_uris: Vec<String>,
     /// Grant types it may use.
@@ -162,6 +166,21 @@ pub enum RedirectUriMismatch {
 }
 
 impl RegisteredClient {
+    /// Whether the client may authenticate with `method`.
+    pub fn accepts(&self, method: AuthMethod) -> bool {
+        self.auth_method == method || self.extra_auth_methods.contains(&method)
+    }
+
+    /// The methods it may use, for messages: `client_secret_basic` or
+    /// `client_secret_basic or client_secret_post`.
+    pub fn accepted_auth_methods(&self) -> String {
+        std::iter::once(self.auth_method)
+            .chain(self.extra_auth_methods.iter().copied())
+            .map(AuthMethod::as_str)
+            .collect::<Vec<_>>()
+            .join(" or ")
+    }
+
     /// Whether the client may use a grant type.
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)

@@ -118,6 +118,12 @@ pub struct IssuerConfig {
     /// generated at start when absent. Relative to the config file.
     #[serde(default)]
     pub key_file: Option<PathBuf>,
+    /// Keys published in the JWKS from the start that sign nothing until a
+    /// token asks for their `kid` (a mint with `override.kid`): the next
+    /// key of a rotation done the way issuers do it, published before it
+    /// signs. One generated key per algorithm listed; reset keeps them.
+    #[serde(default)]
+    pub staged_keys: Vec<SigningAlgorithm>,
     /// Access token lifetime (default 3600).
     #[serde(default = "default_access_ttl")]
     pub access_token_ttl_secs: u64,
@@ -180,6 +186,11 @@ pub struct ClientConfig {
     /// Default: `client_secret_basic` with a secret, `none` without.
     #[serde(default)]
     pub token_endpoint_auth_method: Option<AuthMethod>,
+    /// More confidential methods the client may use besides
+    /// `token_endpoint_auth_method`, e.g. `["client_secret_post"]` for a
+    /// `client_secret_basic` client, as many real providers allow.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_auth_methods: Vec<AuthMethod>,
     /// Redirect URIs (https, or http on a loopback host).
     #[serde(default)]
     pub redirect_uris: Vec<String>,
@@ -510,6 +521,7 @@ impl IssuerConfig {
             name: name.into(),
             signing_algorithm: SigningAlgorithm::default(),
             key_file: None,
+            staged_keys: Vec::new(),
             access_token_ttl_secs: default_access_ttl(),
             refresh_token_ttl_secs: default_refresh_ttl(),
             authorization_code_ttl_secs: default_code_ttl(),
@@ -597,6 +609,20 @@ impl IssuerConfig {
         self
     }
 
+    /// Publishes a staged key of `alg` (see `staged_keys`).
+    pub fn staged_key(mut self, alg: SigningAlgorithm) -> Self {
+        self.staged_keys.push(alg);
+        self
+    }
+
+    /// Generates the staged keys.
+    pub fn staged_signing_keys(&self) -> Result<Vec<SigningKey>, String> {
+        self.staged_keys
+            .iter()
+            .map(|alg| SigningKey::generate(*alg).map_err(|e| format!("{alg}: {e}")))
+            .collect()
+    }
+
     /// Loads or generates the signing key; a failure names `key_file`.
     pub fn signing_key(&self, base_dir: Option<&Path>) -> Result<SigningKey, String> {
         match &self.key_file {
@@ -622,6 +648,7 @@ impl ClientConfig {
             client_id: client_id.into(),
             client_secret: None,
             token_endpoint_auth_method: None,
+            extra_auth_methods: Vec::new(),
             redirect_uris: Vec::new(),
             grant_types: default_client_grants(),
             scope: None,
@@ -654,6 +681,15 @@ impl ClientConfig {
     /// Sets the authentication method.
     pub fn auth_method(mut self, method: AuthMethod) -> Self {
         self.token_endpoint_auth_method = Some(method);
+        self
+    }
+
+    /// Lets a confidential client also authenticate with `method` (say
+    /// `client_secret_post` beside `client_secret_basic`).
+    pub fn also_accept(mut self, method: AuthMethod) -> Self {
+        if !self.extra_auth_methods.contains(&method) {
+            self.extra_auth_methods.push(method);
+        }
         self
     }
 
@@ -724,6 +760,16 @@ impl ClientConfig {
             ),
             _ => {}
         }
+        for (k, extra) in self.extra_auth_methods.iter().enumerate() {
+            if !(method.is_confidential() && extra.is_confidential()) {
+                problem(
+                    &format!("extra_auth_methods[{k}]"),
+                    format!(
+                        "`{extra}` cannot be added to a client authenticating with `{method}`: extra methods are for confidential clients, and must be confidential"
+                    ),
+                );
+            }
+        }
         for (k, uri) in self.redirect_uris.iter().enumerate() {
             if let Err(e) = redirect_uri::validate(uri) {
                 problem(&format!("redirect_uris[{k}]"), e.to_string());
@@ -767,6 +813,7 @@ impl ClientConfig {
             client_id: self.client_id.clone(),
             client_secret: self.client_secret.clone(),
             auth_method: self.effective_auth_method(),
+            extra_auth_methods: self.extra_auth_methods.clone(),
             redirect_uris: self.redirect_uris.clone(),
             grant_types: self.grant_types.clone(),
             allowed_scope: self.scope.as_deref().and_then(|s| ScopeSet::parse(s).ok()),

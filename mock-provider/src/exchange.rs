@@ -86,6 +86,7 @@ impl Exchange {
     ) -> Result<RequestParams, OAuthError> {
         let params = RequestParams::from_form_body(headers, body).await?;
         self.draft.client_id = client_auth::claimed_client_id(headers, &params);
+        self.draft.client_auth = client_auth::presented_auth_method(headers, &params);
         self.draft.grant_type = params
             .single("grant_type")
             .ok()

@@ -134,11 +134,13 @@ pub struct Issuer {
 }
 
 impl Issuer {
-    /// Builds an issuer from validated configuration and a loaded key.
+    /// Builds an issuer from validated configuration, its loaded key and
+    /// its staged keys (published, not signing).
     pub fn new(
         config: &IssuerConfig,
         base_url: &str,
         key: SigningKey,
+        staged: Vec<SigningKey>,
         http: reqwest::Client,
     ) -> Self {
         let url = format!("{}/{}", base_url.trim_end_matches('/'), config.name);
@@ -148,7 +150,7 @@ impl Issuer {
         for c in &configured_clients {
             registry.insert(c.clone());
         }
-        let keys = Arc::new(KeySet::new(key));
+        let keys = Arc::new(KeySet::with_staged(key, staged));
         Self {
             name: config.name.clone(),
             settings: IssuerSettings {
@@ -355,7 +357,15 @@ impl Issuer {
             Some(Value::Array(list)) => list.iter().map(claim_text).collect(),
             Some(other) => vec![claim_text(other)],
         };
-        let token = signing_fault::sign(&payload, &self.keys(), faults.signing, now);
+        let mut with = signing_fault::SignWith::default();
+        for o in &faults.token_overrides {
+            if o.kid.is_some() {
+                with.kid = o.kid.clone();
+            }
+            with.header
+                .extend(o.header.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        let token = signing_fault::sign(&payload, &self.keys(), faults.signing, now, &with);
         (token, audience)
     }
 

@@ -40,6 +40,18 @@ impl KeySet {
         }
     }
 
+    /// A set where `active` signs and `staged` are published beside it,
+    /// signing only tokens that ask for their `kid`.
+    pub fn with_staged(active: SigningKey, staged: Vec<SigningKey>) -> Self {
+        let mut set = Self::new(active);
+        set.published
+            .extend(staged.into_iter().map(|key| Published {
+                key: Arc::new(key),
+                until: None,
+            }));
+        set
+    }
+
     /// The key that signs new tokens.
     pub fn active(&self) -> &Arc<SigningKey> {
         &self.active

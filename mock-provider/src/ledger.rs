@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::client_registry::GrantType;
+use crate::client_registry::{AuthMethod, GrantType};
 use crate::fault_plan::Endpoint;
 
 /// How many entries are kept; older ones are dropped first.
@@ -80,6 +80,12 @@ pub struct LedgerEntry {
     pub endpoint: Endpoint,
     /// The client, when known (authenticated or claimed).
     pub client_id: Option<String>,
+    /// How the request authenticated its client, by its shape (HTTP Basic,
+    /// `client_secret` in the form, `client_id` alone), whether or not it
+    /// succeeded: what tells "used client_secret_post, registered for
+    /// client_secret_basic" apart from a wrong secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_auth: Option<AuthMethod>,
     /// The grant type, at the token endpoint.
     pub grant_type: Option<GrantType>,
     /// HTTP status answered.
@@ -130,6 +136,8 @@ fn processed_by_default() -> bool {
 pub struct LedgerDraft {
     /// The client.
     pub client_id: Option<String>,
+    /// The client authentication the request presented.
+    pub client_auth: Option<AuthMethod>,
     /// The grant type.
     pub grant_type: Option<GrantType>,
     /// The family.
@@ -276,6 +284,7 @@ struct StoredEntry {
     status: u16,
     endpoint: Endpoint,
     grant_type: Option<GrantType>,
+    client_auth: Option<AuthMethod>,
     reuse_detected: bool,
     processed: bool,
 }
@@ -407,6 +416,7 @@ impl StoredEntry {
             issuer: self.issuer.to_string(),
             endpoint: self.endpoint,
             client_id: self.client_id.as_deref().map(str::to_owned),
+            client_auth: self.client_auth,
             grant_type: self.grant_type,
             status: self.status,
             outcome: self.outcome.to_string(),
@@ -463,6 +473,7 @@ impl Ledger {
     ) -> u64 {
         let LedgerDraft {
             client_id,
+            client_auth,
             grant_type,
             family,
             refresh_token,
@@ -512,6 +523,7 @@ impl Ledger {
             status,
             endpoint,
             grant_type,
+            client_auth,
             reuse_detected,
             processed: !answered_by_fault,
         };
@@ -700,6 +712,7 @@ mod tests {
             400,
             LedgerDraft {
                 client_id: Some("app".into()),
+                client_auth: Some(AuthMethod::ClientSecretPost),
                 grant_type: Some(GrantType::RefreshToken),
                 family: Some(7),
                 refresh_token: Some("sha256:0123456789ab".into()),

@@ -176,6 +176,7 @@ async fn register(ex: &mut Exchange, headers: &HeaderMap, body: Body) -> Result<
         client_id: client_id.clone(),
         client_secret: secret.clone(),
         auth_method: method,
+        extra_auth_methods: Vec::new(),
         redirect_uris: redirect_uris.clone(),
         grant_types: grant_types.clone(),
         allowed_scope: allowed_scope.clone(),

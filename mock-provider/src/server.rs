@@ -337,7 +337,10 @@ impl MockProviderBuilder {
             .map(|i| {
                 let i = i.clone();
                 let base = config.base_dir().map(ToOwned::to_owned);
-                tokio::task::spawn_blocking(move || i.signing_key(base.as_deref()))
+                tokio::task::spawn_blocking(move || {
+                    let key = i.signing_key(base.as_deref())?;
+                    Ok::<_, String>((key, i.staged_signing_keys()?))
+                })
             })
             .collect();
         if config.admin.enabled && config.admin.secret.is_none() && !self.addr.ip().is_loopback() {
@@ -401,10 +404,10 @@ impl MockProviderBuilder {
         let mut problems = Vec::new();
         for (idx, (cfg, job)) in config.issuers.iter().zip(key_jobs).enumerate() {
             match job.await {
-                Ok(Ok(key)) => {
+                Ok(Ok((key, staged))) => {
                     issuers.insert(
                         cfg.name.clone(),
-                        Arc::new(Issuer::new(cfg, &base_url, key, http.clone())),
+                        Arc::new(Issuer::new(cfg, &base_url, key, staged, http.clone())),
                     );
                 }
                 Ok(Err(reason)) => problems.push(ConfigProblem {

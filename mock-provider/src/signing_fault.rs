@@ -7,7 +7,7 @@ use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::jws;
 use crate::key_set::KeySet;
@@ -31,10 +31,42 @@ pub enum SigningFault {
     RotatedOutKey,
 }
 
+/// What an honest signature uses: the key (the active one unless a
+/// published `kid` was asked for) and header parameters beyond `typ`,
+/// `alg` and `kid`.
+#[derive(Debug, Clone, Default)]
+pub struct SignWith {
+    /// Sign with the published key of this `kid`.
+    pub kid: Option<String>,
+    /// Extra (or replacing) header parameters; `alg` and `kid` stay ours.
+    pub header: Map<String, Value>,
+}
+
 /// Signs `payload` as an access token under `keys`, with `fault` if any.
-pub fn sign(payload: &Value, keys: &KeySet, fault: Option<SigningFault>, now: u64) -> String {
-    let active = keys.active();
-    let header = |kid: &str, alg: &str| json!({"typ": "at+jwt", "alg": alg, "kid": kid});
+/// A `with.kid` that is not published at `now` signs with the active key.
+pub fn sign(
+    payload: &Value,
+    keys: &KeySet,
+    fault: Option<SigningFault>,
+    now: u64,
+    with: &SignWith,
+) -> String {
+    let active = with
+        .kid
+        .as_deref()
+        .and_then(|kid| keys.find(kid, now))
+        .unwrap_or(keys.active());
+    let header = |kid: &str, alg: &str| {
+        let mut h = json!({"typ": "at+jwt", "alg": alg, "kid": kid});
+        if let Some(obj) = h.as_object_mut() {
+            for (k, v) in &with.header {
+                if k != "alg" && k != "kid" {
+                    obj.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        h
+    };
     match fault {
         None => jws::sign(
             &header(active.kid(), active.alg().as_str()),
@@ -109,7 +141,7 @@ mod tests {
     fn only_the_honest_token_verifies() {
         let keys = KeySet::new(SigningKey::generate(SigningAlgorithm::Es256).unwrap());
         let payload = json!({"sub": "a"});
-        let good = sign(&payload, &keys, None, 0);
+        let good = sign(&payload, &keys, None, 0, &SignWith::default());
         assert!(DecodedJws::parse(&good).unwrap().verify(&keys, 0));
         for fault in [
             SigningFault::UnknownKid,
@@ -118,12 +150,18 @@ mod tests {
             SigningFault::Hs256WithPublicKey,
             SigningFault::RotatedOutKey,
         ] {
-            let t = sign(&payload, &keys, Some(fault), 0);
+            let t = sign(&payload, &keys, Some(fault), 0, &SignWith::default());
             let parsed = DecodedJws::parse(&t).unwrap_or_else(|| panic!("{fault:?} parses"));
             assert!(!parsed.verify(&keys, 0), "{fault:?} must not verify");
             assert_eq!(parsed.payload, payload);
         }
-        let none = sign(&payload, &keys, Some(SigningFault::AlgNone), 0);
+        let none = sign(
+            &payload,
+            &keys,
+            Some(SigningFault::AlgNone),
+            0,
+            &SignWith::default(),
+        );
         assert!(none.ends_with('.'));
     }
 }

@@ -47,6 +47,16 @@ pub struct TokenOverride {
     /// Add or replace claims.
     #[serde(default)]
     pub extra_claims: Map<String, Value>,
+    /// Add or replace JOSE header parameters (`jku`, `x5u`, an embedded
+    /// `jwk`, another `typ`...): RFC 8725 3.10's tokens that point a
+    /// careless verifier at a key of the attacker's choosing. `alg` and
+    /// `kid` are not taken from here.
+    #[serde(default)]
+    pub header: Map<String, Value>,
+    /// Sign with the published key that has this `kid` (a staged key, or
+    /// one kept for a grace period) instead of the active one.
+    #[serde(default)]
+    pub kid: Option<String>,
 }
 
 impl TokenOverride {

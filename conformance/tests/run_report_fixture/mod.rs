@@ -12,6 +12,7 @@ pub const TARGET: &str = "http://127.0.0.1:3000/mcp";
 
 pub fn spec(source: &str, section: &str, rule: &str, url: Option<&str>) -> SpecRef {
     SpecRef {
+        binding: None,
         source: source.to_owned(),
         section: section.to_owned(),
         rule: rule.to_owned(),
@@ -56,6 +57,7 @@ pub fn report(results: Vec<ScenarioResult>, stale: &[&str]) -> RunReport {
         results,
         stale_expected_failures: stale.iter().map(|s| (*s).to_owned()).collect(),
         duration_ms: 4321,
+        strict: false,
     }
 }
 
