@@ -31,6 +31,30 @@ pub async fn check(
             _ => format!("expected status {spec}, got {status}"),
         });
     }
+    // RFC 6750 3: "If the protected resource request does not include
+    // authentication credentials or does not contain an access token that
+    // enables access to the protected resource, the resource server MUST
+    // include the HTTP "WWW-Authenticate" response header field". Every
+    // expected 401, whatever else the step checks.
+    if status == 401 && expect.status.as_ref().is_some_and(|s| s.accepts(401)) {
+        let bearer = www_authenticate::parse(
+            &answer
+                .raw
+                .response_headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .iter()
+        .any(|c| c.scheme.eq_ignore_ascii_case("bearer"));
+        if !bearer {
+            return Err(
+                "the 401 carries no WWW-Authenticate: Bearer challenge (RFC 6750 3: the resource server MUST include the WWW-Authenticate response header field)"
+                    .to_owned(),
+            );
+        }
+    }
     if let Some(c) = &expect.challenge {
         let values: Vec<&str> = answer
             .raw
@@ -84,6 +108,16 @@ pub async fn check(
                     ch.param("scope")
                         .map(|s| format!("`{s}`"))
                         .unwrap_or_else(|| "no scope parameter".to_owned())
+                ));
+            }
+        }
+        if let Some(unwanted) = &c.scope_excludes {
+            let unwanted = render(vars, unwanted)?;
+            let got: Vec<&str> = ch.param("scope").unwrap_or("").split(' ').collect();
+            if let Some(found) = unwanted.split(' ').find(|u| got.contains(u)) {
+                return Err(format!(
+                    "the challenge's scope `{}` names `{found}`",
+                    ch.param("scope").unwrap_or("")
                 ));
             }
         }
@@ -162,7 +196,26 @@ pub async fn check(
             ));
         }
     }
-    if !expect.json.is_empty() || !expect.json_contains.is_empty() {
+    if let Some(wanted) = &expect.content_type {
+        let got = answer.header("content-type").map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+        if got.as_deref() != Some(wanted.to_ascii_lowercase().as_str()) {
+            return Err(format!(
+                "expected Content-Type {wanted}, got {}",
+                got.map(|g| format!("`{g}`"))
+                    .unwrap_or_else(|| "none".to_owned())
+            ));
+        }
+    }
+    if !expect.json.is_empty()
+        || !expect.json_contains.is_empty()
+        || !expect.json_excludes.is_empty()
+    {
         let doc: Value = serde_json::from_str(&answer.raw.body)
             .map_err(|_| format!("expected a JSON body, got `{}`", cut(&answer.raw.body)))?;
         for (pointer, wanted) in &expect.json {
@@ -194,6 +247,21 @@ pub async fn check(
                     doc.pointer(pointer)
                         .map(|v| v.to_string())
                         .unwrap_or_else(|| "nothing".to_owned())
+                ));
+            }
+        }
+        for (pointer, unwanted) in &expect.json_excludes {
+            let unwanted = render(vars, unwanted)?;
+            let has = doc
+                .pointer(pointer)
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(unwanted.as_str())));
+            if has {
+                return Err(format!(
+                    "expected {pointer} not to contain `{unwanted}`, got {}",
+                    doc.pointer(pointer)
+                        .map(|v| v.to_string())
+                        .unwrap_or_default()
                 ));
             }
         }

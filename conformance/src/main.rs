@@ -58,9 +58,10 @@ enum Command {
         #[arg(long, value_name = "GLOB")]
         only: Vec<String>,
         /// The MCP spec version to hold the server to: 2025-06-18,
-        /// 2025-11-25 or 2026-07-28.
-        #[arg(long, value_name = "VERSION", default_value = "2025-11-25", value_parser = parse_version)]
-        spec_version: SpecVersion,
+        /// 2025-11-25 or 2026-07-28. Default: the newest both sides speak,
+        /// negotiated with the server (2025-11-25 if it answers neither).
+        #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+        spec_version: Option<SpecVersion>,
         /// Write a JUnit XML report here.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
@@ -194,7 +195,7 @@ struct RunArgs {
     provider_admin_secret: Option<String>,
     scenarios: Vec<PathBuf>,
     only: Vec<String>,
-    spec_version: SpecVersion,
+    spec_version: Option<SpecVersion>,
     junit: Option<PathBuf>,
     json: Option<PathBuf>,
     summary: Option<PathBuf>,
@@ -231,39 +232,43 @@ async fn run(args: RunArgs) -> ExitCode {
             args.only.join(", ")
         ));
     }
-    let mut scopes: Vec<String> = vec![profile.auth.scope.clone()];
-    if let Some(p) = &profile.permission {
-        scopes.push(p.scope.clone());
-    }
-    let scopes: Vec<String> = scopes
-        .iter()
-        .flat_map(|s| s.split(' ').map(str::to_owned))
-        .collect();
-    let scope_refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
     let provider = match &args.provider {
         Some(url) => ProviderLink::remote(url, args.provider_admin_secret.clone()).await,
-        None => ProviderLink::embedded_with(&scope_refs, args.tls).await,
+        None => ProviderLink::for_profile(&profile, args.tls).await,
     };
     let provider = match provider {
         Ok(p) => p,
         Err(e) => return usage_error(e),
     };
-    let mut ctx =
-        match RunContext::prepare(profile, args.spec_version, provider, args.request_timeout).await
-        {
-            Ok(c) => c,
-            Err(e) => return usage_error(format!("cannot start the run: {e}")),
-        };
+    let mut ctx = match RunContext::prepare(
+        profile,
+        args.spec_version.unwrap_or(SpecVersion::DEFAULT),
+        provider,
+        args.request_timeout,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => return usage_error(format!("cannot start the run: {e}")),
+    };
+    let how = match args.spec_version {
+        Some(_) => "asked for with --spec-version",
+        None => match ctx.negotiate_version().await {
+            Some(_) => "negotiated: the newest both sides speak",
+            None => "the default: the server negotiated none",
+        },
+    };
     eprintln!(
-        "mcp-auth-conformance {}: {} against spec {}",
+        "mcp-auth-conformance {}: {} against spec {} ({how})",
         env!("CARGO_PKG_VERSION"),
         ctx.url,
-        args.spec_version
+        ctx.version
     );
-    let report = runner::run(&mut ctx, &scenarios, &options, |done, total, r| {
+    let mut report = runner::run(&mut ctx, &scenarios, &options, |done, total, r| {
         println!("{}", terminal_report::progress_line(done, total, r));
     })
     .await;
+    report.spec_version_source = Some(how.to_owned());
     ctx.shutdown().await;
     print!("{}", terminal_report::render(&report));
     if let Some(path) = &args.json {

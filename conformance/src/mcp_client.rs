@@ -95,6 +95,14 @@ impl McpClient {
         }
     }
 
+    /// The same client speaking another spec version.
+    pub fn with_version(&self, version: SpecVersion) -> Self {
+        Self {
+            version,
+            ..self.clone()
+        }
+    }
+
     /// The HTTP client (for raw requests with the same timeout).
     pub fn http(&self) -> &reqwest::Client {
         &self.http

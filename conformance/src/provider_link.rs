@@ -58,6 +58,20 @@ impl ProviderLink {
         Self::embedded_with(extra_scopes, false).await
     }
 
+    /// The embedded provider for a profile: its issuers also support the
+    /// scopes the profile's server asks for.
+    pub async fn for_profile(
+        profile: &crate::profile::TargetProfile,
+        tls: bool,
+    ) -> Result<Self, ProviderError> {
+        let scopes: Vec<&str> = std::iter::once(profile.auth.scope.as_str())
+            .chain(profile.permission.as_ref().map(|p| p.scope.as_str()))
+            .flat_map(|s| s.split(' '))
+            .filter(|s| !s.is_empty())
+            .collect();
+        Self::embedded_with(&scopes, tls).await
+    }
+
     /// Like [`embedded`](Self::embedded); with `tls` the provider serves
     /// HTTPS from a CA made at start ([`ca_pem`](Self::ca_pem)).
     pub async fn embedded_with(extra_scopes: &[&str], tls: bool) -> Result<Self, ProviderError> {

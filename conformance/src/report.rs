@@ -116,6 +116,9 @@ pub struct RunReport {
     /// `--strict`: SHOULD failures fail the run too.
     #[serde(default)]
     pub strict: bool,
+    /// How the spec version was chosen (asked for, or negotiated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_version_source: Option<String>,
 }
 
 impl RunReport {

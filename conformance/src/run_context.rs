@@ -190,6 +190,7 @@ impl RunContext {
         vars.set("other_resource", format!("{origin}/another-mcp-server"));
         vars.set("issuer", trusted.issuer.clone());
         vars.set("other_issuer", other.issuer.clone());
+        vars.set("other_jwks_uri", other.jwks_uri.clone());
         vars.set("upstream_issuer", upstream.issuer.clone());
         vars.set("upstream_api", upstream.upstream_api.clone());
         vars.set("auth_scope", profile.auth.scope.clone());
@@ -361,6 +362,54 @@ impl RunContext {
                 "the upstream token endpoint refused the server's request: it carried no client authentication; the upstream accepts {accepted}, with UPSTREAM_CLIENT_ID and UPSTREAM_CLIENT_SECRET"
             ),
         })
+    }
+
+    /// Finds the newest spec version both sides speak, with a valid token:
+    /// 2026-07-28's `server/discover` first, then `initialize` offering
+    /// the newest revision with a handshake and taking the version the
+    /// server answers with. Switches the run to it; `None` (and the run
+    /// stays on the default) when the server answered neither.
+    pub async fn negotiate_version(&mut self) -> Option<SpecVersion> {
+        use mock_provider::admin_api::MintRequest;
+        let minted = self
+            .provider
+            .admin()
+            .mint_token(
+                IssuerRole::Trusted.name(),
+                &MintRequest {
+                    client_id: Some("mcp-conformance-client".to_owned()),
+                    subject: Some("alice".to_owned()),
+                    scope: Some(self.profile.auth.scope.clone()),
+                    audience: self.vars.get("resource").map(|r| serde_json::json!(r)),
+                    ..Default::default()
+                },
+            )
+            .await
+            .ok()?;
+        self.book.add(&minted.access_token, "token negotiation");
+        let bearer = format!("Bearer {}", minted.access_token);
+        let newest = self.client.with_version(SpecVersion::V2026_07_28);
+        let (answer, _) = newest.handshake(Some(&bearer), &[]).await;
+        let speaks_newest = (200..300).contains(&answer.status())
+            && answer
+                .jsonrpc
+                .as_ref()
+                .is_some_and(|r| r.get("result").is_some());
+        let version = if speaks_newest {
+            SpecVersion::V2026_07_28
+        } else {
+            let offer = self.client.with_version(SpecVersion::V2025_11_25);
+            let (answer, _) = offer.handshake(Some(&bearer), &[]).await;
+            answer
+                .jsonrpc
+                .as_ref()
+                .and_then(|r| r.pointer("/result/protocolVersion"))
+                .and_then(|v| v.as_str())
+                .and_then(|v| v.parse().ok())?
+        };
+        self.version = version;
+        self.client = self.client.with_version(version);
+        Some(version)
     }
 
     /// Stops the server, if the suite started it.

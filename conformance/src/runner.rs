@@ -261,6 +261,24 @@ pub async fn run(
                     Some(h) => format!("{message} ({h})"),
                     None => message,
                 };
+                // A 400 to a valid token is about the request, not the
+                // token: most often a protocol version the server does not
+                // speak. Say so instead of blaming token handling.
+                let protocol = s.id == crate::scenario::VALID_TOKEN_CONTROL
+                    && f.kind == FailureKind::Server
+                    && f.evidence.iter().any(|e| e.status == Some(400));
+                let message = if protocol {
+                    result.remedy = Some(format!(
+                        "Check that the server speaks MCP {v}: the suite sent MCP-Protocol-Version {v}. Without --spec-version the suite negotiates the newest version both sides speak.",
+                        v = ctx.version
+                    ));
+                    format!(
+                        "{message}: a 400 to a valid token is not about the token; the server may not speak MCP {} (the suite's MCP-Protocol-Version)",
+                        ctx.version
+                    )
+                } else {
+                    message
+                };
                 result.message = Some(match f.kind {
                     FailureKind::Precondition => format!(
                         "{message}: the server never reached the state this rule is about, so the scenario proves nothing"
@@ -293,5 +311,6 @@ pub async fn run(
         stale_expected_failures: stale,
         duration_ms: started.elapsed().as_millis() as u64,
         strict: options.strict,
+        spec_version_source: None,
     }
 }

@@ -382,6 +382,13 @@ pub enum LeakScope {
 pub struct LeakScanStep {
     /// Where to look.
     pub scope: LeakScope,
+    /// With `scope = "logs"`: judge only the lines that echo a URL the
+    /// suite itself sent with a token in its query (an access log printing
+    /// `transport.query_token`'s request line). Without it those lines are
+    /// left out: they are a different finding from a server printing the
+    /// tokens it handles.
+    #[serde(default)]
+    pub url_echoes: bool,
 }
 
 /// `kind = "fault"`: a fault rule at the suite's provider, for the rest
@@ -462,6 +469,10 @@ pub struct LedgerExpect {
     /// step (or the scenario's start), at most. Needs no `[upstream]`.
     #[serde(default)]
     pub max_jwks_requests: Option<u64>,
+    /// Requests for the `other` issuer's JWKS (one the server does not
+    /// trust) since the scenario's start, at most: a `jku` header followed.
+    #[serde(default)]
+    pub max_other_jwks_requests: Option<u64>,
 }
 
 /// `kind = "ledger"`: checks the provider's records.
@@ -604,6 +615,9 @@ pub struct ChallengeExpect {
     /// The `scope` parameter must contain these scopes (template).
     #[serde(default)]
     pub scope_includes: Option<String>,
+    /// The `scope` parameter, if any, must name none of these (template).
+    #[serde(default)]
+    pub scope_excludes: Option<String>,
     /// `resource_metadata` must point at a document whose `resource` is the
     /// server's canonical URI.
     #[serde(default)]
@@ -647,6 +661,14 @@ pub struct Expect {
     /// JSON pointer -> a value the array there must contain (template).
     #[serde(default)]
     pub json_contains: BTreeMap<String, String>,
+    /// JSON pointer -> a value the array there, if any, must not contain
+    /// (template).
+    #[serde(default)]
+    pub json_excludes: BTreeMap<String, String>,
+    /// The media type of the answer (`application/json`), compared without
+    /// parameters and case.
+    #[serde(default)]
+    pub content_type: Option<String>,
 }
 
 /// A scenario.

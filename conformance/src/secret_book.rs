@@ -46,6 +46,15 @@ impl SecretBook {
             .collect()
     }
 
+    /// The secret values found in `text`.
+    pub fn values_in<'a>(&'a self, text: &str) -> Vec<&'a str> {
+        self.entries
+            .iter()
+            .filter(|(v, _)| text.contains(v.as_str()))
+            .map(|(v, _)| v.as_str())
+            .collect()
+    }
+
     /// How many secrets are known.
     pub fn len(&self) -> usize {
         self.entries.len()

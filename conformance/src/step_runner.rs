@@ -779,14 +779,46 @@ impl ScenarioRun<'_> {
                 "expected at most {n} request(s) for the issuer's JWKS: the provider saw {jwks}"
             ));
         }
+        if let Some(n) = expect.max_other_jwks_requests {
+            let other = self
+                .ledger_count(IssuerRole::Other, mock_provider::Endpoint::Jwks)
+                .await?;
+            if other > n {
+                return Err(server!(
+                    "expected at most {n} request(s) for the JWKS of an issuer the server does not trust (a jku or x5u header followed): the provider saw {other}"
+                ));
+            }
+        }
         let jwks_only = LedgerExpect {
             max_jwks_requests: None,
+            max_other_jwks_requests: None,
             ..expect.clone()
         } == LedgerExpect::default();
         if jwks_only {
             return Ok(());
         }
         self.upstream_ledger(expect).await
+    }
+
+    /// Requests at an issuer's endpoint since the scenario's start (the
+    /// provider is reset before each scenario).
+    async fn ledger_count(
+        &self,
+        issuer: IssuerRole,
+        endpoint: mock_provider::Endpoint,
+    ) -> Result<u64, StepError> {
+        let entries = self
+            .ctx
+            .provider
+            .admin()
+            .ledger(&mock_provider::ledger::LedgerFilter {
+                issuer: Some(issuer.name().to_owned()),
+                endpoint: Some(endpoint),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| harness!("cannot read the provider's ledger: {e}"))?;
+        Ok(entries.len() as u64)
     }
 
     /// Requests for the trusted issuer's JWKS since the previous `ledger`
@@ -964,28 +996,69 @@ impl ScenarioRun<'_> {
                         "the server's logs are only read when the suite starts it"
                     ));
                 };
-                let logs = server.logs();
-                let mut labels = book.found_in(&logs);
-                if upstream_tokens_in(&logs, &upstream_issuer) > 0 {
-                    labels.push("an upstream access token".to_owned());
+                // Secrets the suite itself put in a URL's query.
+                let mut in_urls: BTreeSet<&str> = BTreeSet::new();
+                for (request, _) in &self.ctx.responses {
+                    let line = request.split_whitespace().nth(1).unwrap_or("");
+                    if let Some((_, query)) = line.split_once('?') {
+                        in_urls.extend(book.values_in(query));
+                    }
                 }
-                if !issued_tokens_in(&logs, &issued).is_empty() {
-                    labels.push("a refresh token the provider issued".to_owned());
+                let logs = server.logs();
+                let mut labels: Vec<String> = Vec::new();
+                let mut example = None;
+                for line in logs.lines() {
+                    let secrets = book.values_in(line);
+                    let issued_here = issued_tokens_in(line, &issued);
+                    let upstream_here = upstream_tokens_in(line, &upstream_issuer);
+                    if secrets.is_empty() && issued_here.is_empty() && upstream_here == 0 {
+                        continue;
+                    }
+                    // The line prints a URL the suite sent: every secret in
+                    // it is one the suite put in a query, after a `?`.
+                    let echo = issued_here.is_empty()
+                        && upstream_here == 0
+                        && secrets.iter().all(|v| {
+                            in_urls.contains(v)
+                                && line.find(v).is_some_and(|at| line[..at].contains('?'))
+                        });
+                    if echo != l.url_echoes {
+                        continue;
+                    }
+                    for label in book.found_in(line) {
+                        if !labels.contains(&label) {
+                            labels.push(label);
+                        }
+                    }
+                    if upstream_here > 0 && !labels.iter().any(|x| x == "an upstream access token")
+                    {
+                        labels.push("an upstream access token".to_owned());
+                    }
+                    if !issued_here.is_empty()
+                        && !labels
+                            .iter()
+                            .any(|x| x == "a refresh token the provider issued")
+                    {
+                        labels.push("a refresh token the provider issued".to_owned());
+                    }
+                    example.get_or_insert_with(|| redact_issued(&book.redact(line), &issued));
                 }
                 if labels.is_empty() {
                     Ok(())
                 } else {
-                    let line = logs
-                        .lines()
-                        .find(|l| {
-                            !book.found_in(l).is_empty() || !issued_tokens_in(l, &issued).is_empty()
-                        })
-                        .map(|l| redact_issued(&book.redact(l), &issued))
-                        .unwrap_or_default();
+                    let what = if l.url_echoes {
+                        "the server's output prints request URLs the suite sent with a token in the query, token included"
+                    } else {
+                        "the server's output contains"
+                    };
                     Err(server!(
-                        "the server's output contains {} (e.g. `{}`)",
+                        "{what}: {} (e.g. `{}`)",
                         labels.join(", "),
-                        line.chars().take(200).collect::<String>()
+                        example
+                            .unwrap_or_default()
+                            .chars()
+                            .take(200)
+                            .collect::<String>()
                     ))
                 }
             }

@@ -135,7 +135,10 @@ pub fn render(report: &RunReport) -> String {
         s.errors,
         report.duration_ms as f64 / 1000.0,
         report.target,
-        report.spec_version
+        match &report.spec_version_source {
+            Some(how) => format!("{}, {how}", report.spec_version),
+            None => report.spec_version.to_string(),
+        }
     );
     let _ = writeln!(out, "{}", report.result_line());
     out

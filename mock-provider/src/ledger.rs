@@ -749,7 +749,8 @@ mod tests {
                 },
                 {
                     "seq": 2, "time_ms": 1_700_000_000_123_u64, "issuer": "default",
-                    "endpoint": "token", "client_id": "app", "grant_type": "refresh_token",
+                    "endpoint": "token", "client_id": "app",
+                    "client_auth": "client_secret_post", "grant_type": "refresh_token",
                     "status": 400, "outcome": "invalid_grant", "family": 7,
                     "refresh_token": "sha256:0123456789ab",
                     "issued_refresh_token": "not-a-fingerprint",
@@ -783,6 +784,7 @@ mod tests {
                 "issuer",
                 "endpoint",
                 "client_id",
+                "client_auth",
                 "grant_type",
                 "status",
                 "outcome",

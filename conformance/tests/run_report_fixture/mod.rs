@@ -58,6 +58,7 @@ pub fn report(results: Vec<ScenarioResult>, stale: &[&str]) -> RunReport {
         stale_expected_failures: stale.iter().map(|s| (*s).to_owned()).collect(),
         duration_ms: 4321,
         strict: false,
+        spec_version_source: None,
     }
 }
 
