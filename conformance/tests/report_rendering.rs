@@ -94,6 +94,10 @@ fn junit_xml() {
     assert!(
         matches!(&outcome("acme.admin_refused_without_scope").outcome, Outcome::Skipped(m) if m.starts_with("the positive control"))
     );
+    // The suite's own problem is an <error>, never a <failure>.
+    assert!(
+        matches!(&outcome("race.concurrent_refresh").outcome, Outcome::Error { message, text } if message.starts_with("the provider could not be reset") && text.contains("could not be reset"))
+    );
 }
 
 #[test]
@@ -112,7 +116,11 @@ fn exit_codes() {
     assert_eq!(full.exit_code(), 1);
     assert_eq!(
         full.failed_ids(),
-        ["discovery.challenge_scope", "token.wrong_audience"]
+        [
+            "discovery.challenge_scope",
+            "transport.body_token",
+            "token.wrong_audience"
+        ]
     );
     assert!(terminal_report::render(&full).ends_with("RESULT: not conformant\n"));
 
@@ -153,6 +161,35 @@ fn exit_codes() {
 
     // An empty run has nothing to fail.
     assert_eq!(report(Vec::new(), &[]).exit_code(), 0);
+
+    // A best-practice failure never fails the run, not even with --strict.
+    let mut advice = report(vec![pass(), fail_best_practice()], &[]);
+    assert_eq!(advice.exit_code(), 0);
+    advice.strict = true;
+    assert_eq!(advice.exit_code(), 0);
+    assert!(terminal_report::render(&advice).contains("1 failed (BEST_PRACTICE)"));
+
+    // --strict: a SHOULD failure fails the run.
+    let mut strict = report(vec![pass(), fail_should()], &[]);
+    strict.strict = true;
+    assert_eq!(strict.exit_code(), 1);
+    assert!(terminal_report::render(&strict).ends_with(
+        "RESULT: not conformant
+"
+    ));
+
+    // The suite's own problem, with nothing failed: exit 2, and the result
+    // line says the run is incomplete, not that the server failed.
+    let errored = report(vec![pass(), error()], &[]);
+    assert_eq!(errored.exit_code(), 2);
+    let text = terminal_report::render(&errored);
+    assert!(
+        text.contains("RESULT: incomplete: 1 scenario could not be judged"),
+        "{text}"
+    );
+    assert!(text.contains("ERROR race.concurrent_refresh"), "{text}");
+    // A server failure outranks it.
+    assert_eq!(report(vec![error(), fail_must()], &[]).exit_code(), 1);
 }
 
 #[test]
@@ -234,6 +271,10 @@ enum Outcome {
         text: String,
     },
     Skipped(String),
+    Error {
+        message: String,
+        text: String,
+    },
 }
 
 #[derive(Debug)]
@@ -265,7 +306,7 @@ fn check_junit(root: &Element) -> Vec<Case> {
     assert_eq!(root.name, "testsuites");
     assert!(root.text.trim().is_empty(), "text in <testsuites>");
     let mut cases = Vec::new();
-    let (mut tests, mut failures, mut skipped) = (0, 0, 0);
+    let (mut tests, mut failures, mut skipped, mut errors) = (0, 0, 0, 0);
     let mut suite_names = Vec::new();
     for suite in &root.children {
         assert_eq!(suite.name, "testsuite");
@@ -275,10 +316,7 @@ fn check_junit(root: &Element) -> Vec<Case> {
         assert!(!suite_names.contains(&name), "two suites named {name}");
         suite_names.push(name);
         seconds(suite);
-        if let Some(errors) = suite.attr("errors") {
-            assert_eq!(errors, "0");
-        }
-        let (mut f, mut s) = (0, 0);
+        let (mut f, mut s, mut e) = (0, 0, 0);
         for case in &suite.children {
             assert_eq!(case.name, "testcase");
             assert!(case.text.trim().is_empty(), "text in <testcase>");
@@ -295,6 +333,14 @@ fn check_junit(root: &Element) -> Vec<Case> {
                     Outcome::Failure {
                         message: c.required("message").to_owned(),
                         kind: c.required("type").to_owned(),
+                        text: c.text.clone(),
+                    }
+                }
+                Some(c) if c.name == "error" => {
+                    e += 1;
+                    assert!(c.children.is_empty());
+                    Outcome::Error {
+                        message: c.required("message").to_owned(),
                         text: c.text.clone(),
                     }
                 }
@@ -320,13 +366,16 @@ fn check_junit(root: &Element) -> Vec<Case> {
         assert_eq!(count(suite, "tests"), suite.children.len(), "{name}");
         assert_eq!(count(suite, "failures"), f, "{name}");
         assert_eq!(count(suite, "skipped"), s, "{name}");
+        assert_eq!(count(suite, "errors"), e, "{name}");
         tests += suite.children.len();
         failures += f;
         skipped += s;
+        errors += e;
     }
     assert_eq!(count(root, "tests"), tests);
     assert_eq!(count(root, "failures"), failures);
     assert_eq!(count(root, "skipped"), skipped);
+    assert_eq!(count(root, "errors"), errors);
     seconds(root);
     cases
 }

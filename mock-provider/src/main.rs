@@ -215,36 +215,47 @@ async fn serve(
         .iter()
         .map(|i| i.url().to_owned())
         .collect();
+    // The handlers go in before the ready line: a caller that signals as
+    // soon as it reads it must get a clean shutdown, not the default kill.
+    let stop = stop_signal();
     println!(
         "mock-provider ready at {} (issuers: {})",
         provider.base_url(),
         issuers.join(", ")
     );
     let _ = std::io::stdout().flush();
-    wait_for_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     provider.shutdown().await;
     ExitCode::SUCCESS
 }
 
-async fn wait_for_signal() {
+/// SIGINT or SIGTERM, with both handlers installed when this returns
+/// (`signal()` registers at once; `ctrl_c()` only when first polled).
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let int = signal(SignalKind::interrupt()).ok();
+        let term = signal(SignalKind::terminate()).ok();
+        async move {
+            match (int, term) {
+                (Some(mut int), Some(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -207,6 +207,33 @@ pub fn not_meaningful(severity: Severity) -> ScenarioResult {
     r
 }
 
+pub fn fail_best_practice() -> ScenarioResult {
+    let mut r = result(
+        "transport.body_token",
+        "A token in the request body does not authenticate",
+        Severity::BestPractice,
+        Verdict::Fail,
+        12,
+    );
+    r.message = Some("step[1]: expected status 401, got 200".to_owned());
+    r
+}
+
+pub fn error() -> ScenarioResult {
+    let mut r = result(
+        "race.concurrent_refresh",
+        "Five concurrent calls that need a fresh upstream token all succeed, with no refresh token reused",
+        Severity::Must,
+        Verdict::Error,
+        3,
+    );
+    r.message = Some(
+        "the provider could not be reset before this scenario: the admin API answered 503"
+            .to_owned(),
+    );
+    r
+}
+
 /// One result of each verdict, in run order, and a stale expected failure.
 pub fn full_report() -> RunReport {
     report(
@@ -214,9 +241,11 @@ pub fn full_report() -> RunReport {
             pass(),
             expected_failure(),
             fail_should(),
+            fail_best_practice(),
             skipped(),
             fail_must(),
             not_meaningful(Severity::Must),
+            error(),
         ],
         &["token.missing_aud", "token.valid"],
     )
