@@ -37,17 +37,7 @@ pub async fn check(
     // include the HTTP "WWW-Authenticate" response header field". Every
     // expected 401, whatever else the step checks.
     if status == 401 && expect.status.as_ref().is_some_and(|s| s.accepts(401)) {
-        let bearer = www_authenticate::parse(
-            &answer
-                .raw
-                .response_headers
-                .iter()
-                .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
-                .map(|(_, v)| v.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .iter()
-        .any(|c| c.scheme.eq_ignore_ascii_case("bearer"));
+        let bearer = answer.bearer_challenge().is_some();
         if !bearer {
             return Err(
                 "the 401 carries no WWW-Authenticate: Bearer challenge (RFC 6750 3: the resource server MUST include the WWW-Authenticate response header field)"
@@ -56,13 +46,7 @@ pub async fn check(
         }
     }
     if let Some(c) = &expect.challenge {
-        let values: Vec<&str> = answer
-            .raw
-            .response_headers
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
-            .map(|(_, v)| v.as_str())
-            .collect();
+        let values = answer.www_authenticate();
         if values.is_empty() {
             return Err(format!(
                 "expected a WWW-Authenticate challenge with the {status}, got none"

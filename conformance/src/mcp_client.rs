@@ -64,6 +64,23 @@ impl Answer {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The `WWW-Authenticate` header values, in order.
+    pub fn www_authenticate(&self) -> Vec<&str> {
+        self.raw
+            .response_headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The `Bearer` challenge of the answer, if it has one.
+    pub fn bearer_challenge(&self) -> Option<crate::www_authenticate::Challenge> {
+        crate::www_authenticate::parse(&self.www_authenticate())
+            .into_iter()
+            .find(|c| c.scheme.eq_ignore_ascii_case("bearer"))
+    }
+
     /// The session id the server assigned.
     pub fn session_id(&self) -> Option<String> {
         self.header("mcp-session-id").map(str::to_owned)

@@ -155,6 +155,24 @@ impl ProviderLink {
         &self.admin
     }
 
+    /// The ledger's entries for one endpoint of one issuer (since the last
+    /// reset, after `after_seq` when given), oldest first.
+    pub async fn ledger_at(
+        &self,
+        role: IssuerRole,
+        endpoint: mock_provider::Endpoint,
+        after_seq: Option<u64>,
+    ) -> Result<Vec<mock_provider::ledger::LedgerEntry>, mock_provider::AdminError> {
+        self.admin
+            .ledger(&mock_provider::ledger::LedgerFilter {
+                issuer: Some(role.name().to_owned()),
+                endpoint: Some(endpoint),
+                after_seq,
+                ..Default::default()
+            })
+            .await
+    }
+
     /// An issuer by role.
     pub fn issuer(&self, role: IssuerRole) -> &IssuerInfo {
         self.issuers

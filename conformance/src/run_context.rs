@@ -65,6 +65,9 @@ pub enum SetupError {
     /// A URL from the profile does not work out.
     #[error("profile: {0}")]
     Profile(String),
+    /// The provider did not start or cannot be used.
+    #[error("{0}")]
+    Provider(#[from] crate::provider_link::ProviderError),
 }
 
 /// Creates the server's client at the upstream issuer and seeds a grant
@@ -139,6 +142,19 @@ async fn seed_upstream(
         ("UPSTREAM_API_URL".to_owned(), upstream.upstream_api.clone()),
     ]));
     Ok(env)
+}
+
+/// Where the server says its Protected Resource Metadata is: the
+/// `resource_metadata` of the Bearer challenge it answers a request without
+/// a token with (one of the two discovery mechanisms of MCP 2025-11-25,
+/// and the one 2025-06-18 requires), else the RFC 9728 well-known URL.
+async fn discover_prm_url(client: &McpClient, resource: &Url) -> String {
+    let (answer, _) = client.handshake(None, &[]).await;
+    answer
+        .bearer_challenge()
+        .and_then(|c| c.param("resource_metadata").map(str::to_owned))
+        .filter(|u| Url::parse(u).is_ok())
+        .unwrap_or_else(|| prm_url(resource))
 }
 
 /// RFC 9728 3.1: the metadata location inserts the well-known suffix
@@ -293,6 +309,10 @@ impl RunContext {
             }
         };
         let client = McpClient::new(&url, version, request_timeout);
+        vars.set(
+            "discovered_prm_url",
+            discover_prm_url(&client, &resource_url).await,
+        );
         Ok(Self {
             profile,
             version,
@@ -334,17 +354,11 @@ impl RunContext {
     /// endpoint for the way it authenticated, that in plain words: the
     /// usual reason a correct server's upstream calls fail here.
     pub async fn upstream_client_auth_hint(&self) -> Option<String> {
-        use mock_provider::ledger::LedgerFilter;
         let section = self.profile.upstream.as_ref()?;
         let client = self.upstream_client.as_deref()?;
         let refused = self
             .provider
-            .admin()
-            .ledger(&LedgerFilter {
-                issuer: Some(IssuerRole::Upstream.name().to_owned()),
-                endpoint: Some(mock_provider::Endpoint::Token),
-                ..Default::default()
-            })
+            .ledger_at(IssuerRole::Upstream, mock_provider::Endpoint::Token, None)
             .await
             .ok()?
             .into_iter()

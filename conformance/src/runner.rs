@@ -173,6 +173,24 @@ async fn prepare_scenario(ctx: &mut RunContext, s: &Scenario) -> Result<(), Stri
     Ok(())
 }
 
+/// One whole run with the embedded provider, as `mcp-auth-conformance run
+/// --spec-version VERSION` does it without printing: the provider started
+/// for the profile, the server started when the profile says how, the plan
+/// run, the server stopped.
+pub async fn run_embedded(
+    profile: crate::profile::TargetProfile,
+    version: crate::spec_version::SpecVersion,
+    scenarios: &[Scenario],
+    options: &RunOptions,
+    request_timeout: std::time::Duration,
+) -> Result<RunReport, crate::run_context::SetupError> {
+    let provider = crate::provider_link::ProviderLink::for_profile(&profile, false).await?;
+    let mut ctx = RunContext::prepare(profile, version, provider, request_timeout).await?;
+    let report = run(&mut ctx, scenarios, options, |_, _, _| {}).await;
+    ctx.shutdown().await;
+    Ok(report)
+}
+
 /// Runs the plan; `progress` sees each result as it comes.
 pub async fn run(
     ctx: &mut RunContext,

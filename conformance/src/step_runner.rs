@@ -284,17 +284,11 @@ impl ScenarioRun<'_> {
     /// scenario's start (fetches before it are older) and the last JWKS
     /// request the provider saw since.
     async fn wait_jwks_cooldown(&mut self) -> Result<(), StepError> {
-        use mock_provider::ledger::LedgerFilter;
         let cooldown = Duration::from_secs(self.ctx.profile.auth.jwks_refetch_cooldown_secs);
         let last_fetch_ms = self
             .ctx
             .provider
-            .admin()
-            .ledger(&LedgerFilter {
-                issuer: Some(IssuerRole::Trusted.name().to_owned()),
-                endpoint: Some(mock_provider::Endpoint::Jwks),
-                ..Default::default()
-            })
+            .ledger_at(IssuerRole::Trusted, mock_provider::Endpoint::Jwks, None)
             .await
             .map_err(|e| harness!("cannot read the provider's ledger: {e}"))?
             .iter()
@@ -810,12 +804,7 @@ impl ScenarioRun<'_> {
         let entries = self
             .ctx
             .provider
-            .admin()
-            .ledger(&mock_provider::ledger::LedgerFilter {
-                issuer: Some(issuer.name().to_owned()),
-                endpoint: Some(endpoint),
-                ..Default::default()
-            })
+            .ledger_at(issuer, endpoint, None)
             .await
             .map_err(|e| harness!("cannot read the provider's ledger: {e}"))?;
         Ok(entries.len() as u64)
@@ -835,13 +824,14 @@ impl ScenarioRun<'_> {
             .map_err(|e| harness!("{e}"))?
             .last()
             .map(|e| e.seq);
-        let jwks = admin
-            .ledger(&LedgerFilter {
-                issuer: Some(IssuerRole::Trusted.name().to_owned()),
-                endpoint: Some(mock_provider::Endpoint::Jwks),
-                after_seq: self.ledger_mark,
-                ..Default::default()
-            })
+        let jwks = self
+            .ctx
+            .provider
+            .ledger_at(
+                IssuerRole::Trusted,
+                mock_provider::Endpoint::Jwks,
+                self.ledger_mark,
+            )
             .await
             .map_err(|e| harness!("{e}"))?
             .iter()
@@ -900,12 +890,14 @@ impl ScenarioRun<'_> {
             ));
         }
         if expect.upstream_tokens_are_the_servers {
-            let entries = admin
-                .ledger(&mock_provider::ledger::LedgerFilter {
-                    issuer: Some("upstream".to_owned()),
-                    endpoint: Some(mock_provider::Endpoint::Upstream),
-                    ..Default::default()
-                })
+            let entries = self
+                .ctx
+                .provider
+                .ledger_at(
+                    IssuerRole::Upstream,
+                    mock_provider::Endpoint::Upstream,
+                    None,
+                )
                 .await
                 .map_err(|e| harness!("{e}"))?;
             let upstream_issuer = self

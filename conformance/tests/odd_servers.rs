@@ -23,9 +23,7 @@
 use std::time::{Duration, Instant};
 
 use conformance::mcp_client::{McpClient, McpRequest};
-use conformance::provider_link::ProviderLink;
-use conformance::run_context::RunContext;
-use conformance::runner::{RunOptions, run};
+use conformance::runner::{RunOptions, run_embedded};
 use conformance::{SpecVersion, TargetProfile, Verdict};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -224,17 +222,20 @@ async fn verdicts(uri: &str) -> Vec<(String, Verdict, Option<String>)> {
         "odd_servers.rs",
     )
     .expect("profile");
-    let provider = ProviderLink::embedded(&[]).await.expect("provider");
-    let mut ctx = RunContext::prepare(profile, SpecVersion::DEFAULT, provider, REQUEST_TIMEOUT)
-        .await
-        .expect("run context");
     let scenarios = conformance::scenario::load(&[]).expect("built-in scenarios");
     let options = RunOptions {
         only: vec!["token.valid".into(), "token.missing".into()],
         ..Default::default()
     };
-    let report = run(&mut ctx, &scenarios, &options, |_, _, _| {}).await;
-    ctx.shutdown().await;
+    let report = run_embedded(
+        profile,
+        SpecVersion::DEFAULT,
+        &scenarios,
+        &options,
+        REQUEST_TIMEOUT,
+    )
+    .await
+    .expect("run");
     report
         .results
         .into_iter()
