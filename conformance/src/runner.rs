@@ -279,12 +279,23 @@ pub async fn run(
                     Some(h) => format!("{message} ({h})"),
                     None => message,
                 };
-                // A 400 to a valid token is about the request, not the
-                // token: most often a protocol version the server does not
-                // speak. Say so instead of blaming token handling.
+                // A 400 without a Bearer challenge to a valid token is about
+                // the request, not the token: most often a protocol version
+                // the server does not speak. That is no finding about its
+                // auth: ERROR, said plainly, and everything that depends on
+                // the control with it.
                 let protocol = s.id == crate::scenario::VALID_TOKEN_CONTROL
                     && f.kind == FailureKind::Server
-                    && f.evidence.iter().any(|e| e.status == Some(400));
+                    && f.evidence.iter().any(|e| {
+                        e.status == Some(400)
+                            && !e.response_headers.iter().any(|(k, v)| {
+                                k.eq_ignore_ascii_case("www-authenticate")
+                                    && v.trim_start().to_ascii_lowercase().starts_with("bearer")
+                            })
+                    });
+                if protocol {
+                    result.verdict = Verdict::Error;
+                }
                 let message = if protocol {
                     result.remedy = Some(format!(
                         "Check that the server speaks MCP {v}: the suite sent MCP-Protocol-Version {v}. Without --spec-version the suite negotiates the newest version both sides speak.",

@@ -121,3 +121,106 @@ fn a_scenario_the_suite_cannot_run_is_an_error_and_exits_2() {
     assert!(xml.contains("<error message="), "{xml}");
     assert!(!xml.contains("<failure"), "{xml}");
 }
+
+/// A server that speaks 2025-11-25 only: a request in any other protocol
+/// version gets 400 (no challenge), as the TypeScript SDK 1.x answers.
+struct OnlyOneVersion;
+
+impl wiremock::Respond for OnlyOneVersion {
+    fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
+        use serde_json::{Value, json};
+        use wiremock::ResponseTemplate;
+        if !req.headers.contains_key("authorization") {
+            return ResponseTemplate::new(401).insert_header("WWW-Authenticate", "Bearer");
+        }
+        let message: Value = req.body_json().unwrap_or(Value::Null);
+        let method = message.get("method").and_then(Value::as_str).unwrap_or("");
+        let version = req
+            .headers
+            .get("mcp-protocol-version")
+            .and_then(|v| v.to_str().ok());
+        if method == "server/discover" || version.is_some_and(|v| v != "2025-11-25") {
+            return ResponseTemplate::new(400).set_body_json(json!({
+                "jsonrpc": "2.0", "id": null,
+                "error": {"code": -32000, "message": "Bad Request: Unsupported protocol version"}
+            }));
+        }
+        let Some(id) = message.get("id").cloned() else {
+            return ResponseTemplate::new(202);
+        };
+        let result = if method == "initialize" {
+            json!({"protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": {"name": "one", "version": "1"}})
+        } else {
+            json!({"tools": []})
+        };
+        ResponseTemplate::new(200)
+            .insert_header("Mcp-Session-Id", "one-1")
+            .set_body_json(json!({"jsonrpc": "2.0", "id": id, "result": result}))
+    }
+}
+
+#[tokio::test]
+async fn a_protocol_version_the_server_does_not_speak_is_an_error_said_plainly() {
+    use conformance::runner::{RunOptions, run_embedded};
+    use conformance::{SpecVersion, TargetProfile, Verdict};
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(OnlyOneVersion)
+        .mount(&server)
+        .await;
+    let profile = TargetProfile::from_toml_str(
+        &format!("[server]\nurl = \"{}/mcp\"\n", server.uri()),
+        "harness_errors.rs",
+    )
+    .unwrap();
+    let scenarios = conformance::scenario::load(&[]).unwrap();
+    let options = RunOptions {
+        only: vec!["token.valid".into(), "token.expired".into()],
+        ..Default::default()
+    };
+    let run = |version| {
+        run_embedded(
+            profile.clone(),
+            version,
+            &scenarios,
+            &options,
+            std::time::Duration::from_secs(5),
+        )
+    };
+    let report = run(SpecVersion::V2026_07_28).await.unwrap();
+    let valid = report
+        .results
+        .iter()
+        .find(|r| r.id == "token.valid")
+        .unwrap();
+    assert_eq!(valid.verdict, Verdict::Error, "{valid:?}");
+    let message = valid.message.as_deref().unwrap_or("");
+    assert!(
+        message.contains("may not speak MCP 2026-07-28"),
+        "{message}"
+    );
+    assert!(
+        valid
+            .remedy
+            .as_deref()
+            .unwrap_or("")
+            .contains("MCP-Protocol-Version"),
+        "{valid:?}"
+    );
+    let expired = report
+        .results
+        .iter()
+        .find(|r| r.id == "token.expired")
+        .unwrap();
+    assert_eq!(expired.verdict, Verdict::Error, "{expired:?}");
+    assert_eq!(report.exit_code(), 2);
+
+    // The version it speaks: the control passes.
+    let report = run(SpecVersion::V2025_11_25).await.unwrap();
+    let valid = report
+        .results
+        .iter()
+        .find(|r| r.id == "token.valid")
+        .unwrap();
+    assert_eq!(valid.verdict, Verdict::Pass, "{valid:?}");
+}
