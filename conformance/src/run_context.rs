@@ -43,6 +43,11 @@ pub struct RunContext {
     /// private directory of the suite's that does not exist when the server
     /// starts (the server creates it).
     pub token_store: Option<std::path::PathBuf>,
+    /// When the server last fetched the trusted issuer's JWKS, as far as
+    /// the ledger showed before its last reset (milliseconds since the
+    /// epoch): a refetch cooldown runs from there, not from a scenario's
+    /// start.
+    pub last_jwks_fetch_ms: Option<u64>,
     /// Keeps the token store directory alive for the run.
     _token_store_dir: Option<tempfile::TempDir>,
 }
@@ -324,6 +329,7 @@ impl RunContext {
             responses: Vec::new(),
             upstream_client: upstream_env.map(|_| UPSTREAM_CLIENT.to_owned()),
             token_store: token_store_path,
+            last_jwks_fetch_ms: None,
             _token_store_dir: token_store_dir,
             url,
         })
@@ -424,6 +430,20 @@ impl RunContext {
         self.version = version;
         self.client = self.client.with_version(version);
         Some(version)
+    }
+
+    /// Notes the server's latest JWKS fetch from the ledger (before a reset
+    /// clears it).
+    pub async fn note_jwks_fetches(&mut self) -> Result<(), mock_provider::AdminError> {
+        let latest = self
+            .provider
+            .ledger_at(IssuerRole::Trusted, mock_provider::Endpoint::Jwks, None)
+            .await?
+            .iter()
+            .map(|e| e.time_ms)
+            .max();
+        self.last_jwks_fetch_ms = self.last_jwks_fetch_ms.max(latest);
+        Ok(())
     }
 
     /// Stops the server, if the suite started it.

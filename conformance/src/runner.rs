@@ -153,6 +153,9 @@ fn skip_reason(ctx: &RunContext, s: &Scenario) -> Option<String> {
 /// grant (the reset took the old one), the server restarted when asked or
 /// after a crash. A failure here is the suite's, never the server's.
 async fn prepare_scenario(ctx: &mut RunContext, s: &Scenario) -> Result<(), String> {
+    ctx.note_jwks_fetches()
+        .await
+        .map_err(|e| format!("the provider's ledger could not be read: {e}"))?;
     ctx.provider
         .admin()
         .reset()

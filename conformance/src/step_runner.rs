@@ -104,8 +104,6 @@ struct ScenarioRun<'a> {
     exchanges: Vec<RawExchange>,
     /// The provider ledger's last `seq` at the previous `ledger` step.
     ledger_mark: Option<u64>,
-    /// When the scenario began (wall clock, for the ledger's times).
-    started: std::time::SystemTime,
 }
 
 /// Runs `scenario`; `Ok` when every expectation held.
@@ -118,7 +116,6 @@ pub async fn run_scenario(ctx: &mut RunContext, scenario: &Scenario) -> Result<(
         sessions: BTreeMap::new(),
         exchanges: Vec::new(),
         ledger_mark: None,
-        started: std::time::SystemTime::now(),
     };
     for (i, step) in scenario.steps.iter().enumerate() {
         run.exchanges.clear();
@@ -280,12 +277,12 @@ impl ScenarioRun<'_> {
     }
 
     /// Sleeps until the server may refetch the trusted issuer's JWKS under
-    /// the cooldown its profile states: that long after the later of the
-    /// scenario's start (fetches before it are older) and the last JWKS
-    /// request the provider saw since.
+    /// the cooldown its profile states: that long after its last JWKS
+    /// request, whether in this scenario (the ledger) or before the last
+    /// reset (noted by the run).
     async fn wait_jwks_cooldown(&mut self) -> Result<(), StepError> {
         let cooldown = Duration::from_secs(self.ctx.profile.auth.jwks_refetch_cooldown_secs);
-        let last_fetch_ms = self
+        let in_scenario = self
             .ctx
             .provider
             .ledger_at(IssuerRole::Trusted, mock_provider::Endpoint::Jwks, None)
@@ -294,14 +291,16 @@ impl ScenarioRun<'_> {
             .iter()
             .map(|e| e.time_ms)
             .max();
-        let since_epoch =
-            |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let from = since_epoch(self.started)
-            .max(last_fetch_ms.map(Duration::from_millis).unwrap_or_default());
+        let Some(last) = in_scenario.max(self.ctx.last_jwks_fetch_ms) else {
+            // The server never fetched the JWKS: nothing to wait for.
+            return Ok(());
+        };
         // A little more than the cooldown: clocks are read in milliseconds
         // on both sides, and a cooldown is "at least", not "exactly".
-        let until = from + cooldown + Duration::from_millis(250);
-        let now = since_epoch(std::time::SystemTime::now());
+        let until = Duration::from_millis(last) + cooldown + Duration::from_millis(250);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         if until > now {
             tokio::time::sleep(until - now).await;
         }
