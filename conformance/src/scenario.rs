@@ -855,10 +855,102 @@ impl Scenario {
                 Step::Wait(w) if w.millis == 0 || w.millis > MAX_WAIT_MILLIS => {
                     return Err(format!("step[{i}].millis: must be 1-{MAX_WAIT_MILLIS}"));
                 }
+                Step::Fault(f) => {
+                    f.rule("mcp-server-upstream")
+                        .map_err(|e| format!("step[{i}]: fault rule: {e}"))?;
+                }
+                Step::Http(h) if reqwest::Method::from_bytes(h.method.as_bytes()).is_err() => {
+                    return Err(format!(
+                        "step[{i}].method: `{}` is not an HTTP method",
+                        h.method
+                    ));
+                }
                 _ => {}
+            }
+            if let Some(spec) = step.expect().and_then(|e| e.status.as_ref())
+                && let StatusSpec::Class(c) = spec
+                && !matches!(c.as_str(), "1xx" | "2xx" | "3xx" | "4xx" | "5xx")
+            {
+                return Err(format!(
+                    "step[{i}].expect.status: `{c}` is not a status class (1xx-5xx) or a code"
+                ));
+            }
+            // Every `{...}` in the step's strings must be a placeholder the
+            // run or an earlier step defines: a typo is a load error, not a
+            // FAIL charged to the server.
+            let minted_so_far = |name: &str| tokens.contains(name);
+            let mut strings = Vec::new();
+            collect_strings(
+                &serde_json::to_value(step).unwrap_or(Value::Null),
+                &mut strings,
+            );
+            for text in strings {
+                for name in crate::template::placeholders(&text) {
+                    let known = crate::template::RUN_PLACEHOLDERS.contains(&name)
+                        || crate::template::is_repeat(name)
+                        || name == "call.subject"
+                        || name
+                            .strip_prefix("token.")
+                            .or_else(|| name.strip_prefix("subject."))
+                            .is_some_and(minted_so_far)
+                        || name
+                            .strip_prefix("session.")
+                            .is_some_and(|s| sessions.contains(s));
+                    if !known {
+                        return Err(format!(
+                            "step[{i}]: unknown placeholder `{{{name}}}` (known: {}, token.NAME and subject.NAME of a token minted earlier, session.NAME of a session saved earlier, call.subject, repeat:X:N)",
+                            crate::template::RUN_PLACEHOLDERS.join(", ")
+                        ));
+                    }
+                }
             }
         }
         Ok(())
+    }
+}
+
+/// Every string in `v`, keys aside.
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
+    }
+}
+
+impl Step {
+    /// What the step expects of an answer, if it judges one.
+    pub fn expect(&self) -> Option<&Expect> {
+        match self {
+            Self::Mcp(m) => Some(&m.expect),
+            Self::Http(h) => Some(&h.expect),
+            Self::Concurrent(c) => Some(&c.expect),
+            _ => None,
+        }
+    }
+}
+
+impl FaultStep {
+    /// The provider's fault rule for this step; at the upstream issuer it
+    /// matches the server's own upstream client, `upstream_client`.
+    pub fn rule(
+        &self,
+        upstream_client: &str,
+    ) -> Result<mock_provider::FaultRule, serde_json::Error> {
+        let mut rule = self.action.clone();
+        rule.insert("endpoint".into(), serde_json::json!(self.endpoint));
+        rule.insert("issuer".into(), serde_json::json!(self.issuer.name()));
+        if let Some(g) = &self.grant_type {
+            rule.insert("grant_type".into(), serde_json::json!(g));
+        }
+        if let Some(t) = self.times {
+            rule.insert("times".into(), serde_json::json!(t));
+        }
+        if self.issuer == IssuerRole::Upstream {
+            rule.insert("client_id".into(), serde_json::json!(upstream_client));
+        }
+        serde_json::from_value(Value::Object(rule))
     }
 }
 

@@ -19,7 +19,6 @@ use crate::scenario::{
     Step,
 };
 use crate::template::Vars;
-use mock_provider::FaultRule;
 
 /// How often a call is repeated while the server may still answer from its
 /// introspection cache.
@@ -589,20 +588,11 @@ impl ScenarioRun<'_> {
     }
 
     async fn fault(&mut self, f: &FaultStep) -> Result<(), StepError> {
-        let mut rule = f.action.clone();
-        rule.insert("endpoint".into(), json!(f.endpoint));
-        rule.insert("issuer".into(), json!(f.issuer.name()));
-        if let Some(g) = &f.grant_type {
-            rule.insert("grant_type".into(), json!(g));
-        }
-        if let Some(t) = f.times {
-            rule.insert("times".into(), json!(t));
-        }
-        if f.issuer == IssuerRole::Upstream {
-            rule.insert("client_id".into(), json!(self.upstream_client()?));
-        }
-        let rule: FaultRule =
-            serde_json::from_value(Value::Object(rule)).map_err(|e| harness!("fault rule: {e}"))?;
+        let client = match f.issuer {
+            IssuerRole::Upstream => self.upstream_client()?,
+            _ => String::new(),
+        };
+        let rule = f.rule(&client).map_err(|e| harness!("fault rule: {e}"))?;
         self.ctx
             .provider
             .admin()

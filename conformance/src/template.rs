@@ -4,6 +4,56 @@
 
 use std::collections::BTreeMap;
 
+/// The placeholders every run defines (beside `{token.NAME}`,
+/// `{subject.NAME}`, `{session.NAME}`, `{call.subject}` and
+/// `{repeat:X:N}`, which depend on the scenario). Some are empty when the
+/// profile lacks their section (`{permission_scope}` without
+/// `[permission]`); scenarios that use them say `requires`.
+pub const RUN_PLACEHOLDERS: &[&str] = &[
+    "url",
+    "resource",
+    "origin",
+    "prm_url",
+    "prm_root_url",
+    "discovered_prm_url",
+    "other_resource",
+    "issuer",
+    "other_issuer",
+    "other_jwks_uri",
+    "upstream_issuer",
+    "upstream_api",
+    "auth_scope",
+    "permission_scope",
+    "full_scope",
+    "spec_version",
+];
+
+/// The names of the `{...}` placeholders in `text`, in order.
+///
+/// ```
+/// use conformance::template::placeholders;
+/// assert_eq!(placeholders("{url}?x={token.a}{"), ["url", "token.a"]);
+/// ```
+pub fn placeholders(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('}') else { break };
+        out.push(&after[..end]);
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+/// Whether `name` is a `{repeat:X:N}` placeholder.
+pub fn is_repeat(name: &str) -> bool {
+    name.strip_prefix("repeat:")
+        .and_then(|spec| spec.rsplit_once(':'))
+        .and_then(|(_, n)| n.parse::<usize>().ok())
+        .is_some_and(|n| n <= 1_000_000)
+}
+
 /// What placeholders resolve to.
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
@@ -55,10 +105,9 @@ impl Vars {
     }
 
     fn resolve(&self, name: &str) -> Result<String, UnknownPlaceholder> {
-        if let Some(spec) = name.strip_prefix("repeat:")
-            && let Some((chunk, n)) = spec.rsplit_once(':')
+        if is_repeat(name)
+            && let Some((chunk, n)) = name["repeat:".len()..].rsplit_once(':')
             && let Ok(n) = n.parse::<usize>()
-            && n <= 1_000_000
         {
             return Ok(chunk.repeat(n));
         }

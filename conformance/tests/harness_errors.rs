@@ -1,54 +1,42 @@
-//! A scenario the suite cannot run (here: a fault rule the provider's
-//! fault plan refuses) is ERROR, never FAIL: the server did nothing wrong.
-//! The run exits 2 when nothing else failed, the JUnit report carries an
-//! `<error>`, and the terminal report says the run is incomplete.
+//! A scenario the suite cannot run is ERROR, never FAIL: the server did
+//! nothing wrong. The run exits 2 when nothing else failed, the JUnit
+//! report carries an `<error>`, and the terminal report says the run is
+//! incomplete. What can be caught when the scenario is loaded (a fault
+//! rule the provider would refuse, a placeholder nobody defines) is a load
+//! error naming the step instead.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mcp-auth-conformance");
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// The reference profile with the reference server's absolute path.
-fn reference_profile(dir: &Path) -> PathBuf {
-    let server = Path::new(BIN)
-        .parent()
-        .unwrap()
-        .join(format!("reference-server{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        server.is_file(),
-        "{} is missing: build it first: cargo build -p reference-server",
-        server.display()
-    );
-    let text =
-        std::fs::read_to_string(workspace_root().join("fixtures/profiles/reference.toml")).unwrap();
-    let mut profile: toml::Table = text.parse().unwrap();
-    profile
-        .get_mut("server")
-        .and_then(toml::Value::as_table_mut)
-        .unwrap()
-        .insert(
-            "command".to_owned(),
-            toml::Value::Array(vec![toml::Value::String(server.display().to_string())]),
-        );
-    let path = dir.join("profile.toml");
-    std::fs::write(&path, toml::to_string(&profile).unwrap()).unwrap();
-    path
-}
-
-const BROKEN_FAULT: &str = r#"
-id = "harness.broken_fault"
-title = "A scenario whose fault rule names an endpoint the provider does not have"
+/// A scenario that asks to restart a server the suite did not start: it
+/// cannot run against a profile without `command`.
+const RESTARTS: &str = r#"
+id = "harness.restart_unstarted"
+title = "A scenario that restarts the server"
 family = "harness"
 severity = "MUST"
-requires = ["upstream"]
-depends_on = ["token.valid"]
+
+[[spec]]
+source = "RFC 6750"
+section = "3"
+rule = "a rule"
+
+[[step]]
+kind = "restart_server"
+
+[[step]]
+kind = "mcp"
+call = "tools/list"
+expect = { status = 401 }
+"#;
+
+/// The same scenario family with a fault rule whose endpoint is a typo.
+const BROKEN_FAULT: &str = r#"
+id = "harness.broken_fault"
+title = "A fault rule naming an endpoint the provider does not have"
+family = "harness"
+severity = "MUST"
 
 [[spec]]
 source = "RFC 6750"
@@ -59,53 +47,68 @@ rule = "a rule"
 kind = "fault"
 endpoint = "tokne"
 action = { kind = "latency", millis = 10 }
-
-[[step]]
-kind = "mcp"
-call = "tools/list"
-expect = { status = 401 }
 "#;
 
-#[test]
-fn a_scenario_the_suite_cannot_run_is_an_error_and_exits_2() {
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scenario_the_suite_cannot_run_is_an_error_and_exits_2() {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(OnlyOneVersion)
+        .mount(&server)
+        .await;
     let dir = tempfile::tempdir().unwrap();
     let scenarios = dir.path().join("scenarios");
     std::fs::create_dir(&scenarios).unwrap();
-    std::fs::write(scenarios.join("broken_fault.toml"), BROKEN_FAULT).unwrap();
+    std::fs::write(scenarios.join("restarts.toml"), RESTARTS).unwrap();
+    let profile = dir.path().join("profile.toml");
+    std::fs::write(
+        &profile,
+        format!("[server]\nurl = \"{}/mcp\"\n", server.uri()),
+    )
+    .unwrap();
     let junit = dir.path().join("report.xml");
     let json = dir.path().join("report.json");
-    let out = Command::new(BIN)
-        .arg("run")
-        .arg("--profile")
-        .arg(reference_profile(dir.path()))
-        .arg("--scenarios")
-        .arg(&scenarios)
-        .args(["--only", "harness.*"])
-        .arg("--junit")
-        .arg(&junit)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .arg("run")
+            .arg("--profile")
+            .arg(&profile)
+            .arg("--scenarios")
+            .arg(&scenarios)
+            .args(["--only", "harness.*", "--spec-version", "2025-11-25"])
+            .arg("--junit")
+            .arg(&junit)
+            .arg("--json")
+            .arg(&json)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let transcript = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(2), "{transcript}");
     assert!(
-        stdout.contains("ERROR harness.broken_fault"),
+        stdout.contains("ERROR harness.restart_unstarted"),
         "{transcript}"
     );
     assert!(stdout.contains("RESULT: incomplete"), "{transcript}");
 
     let report: conformance::RunReport =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
     let broken = report
         .results
         .iter()
-        .find(|r| r.id == "harness.broken_fault")
+        .find(|r| r.id == "harness.restart_unstarted")
         .unwrap();
     assert_eq!(broken.verdict, conformance::Verdict::Error);
     assert!(
-        broken.message.as_deref().unwrap_or("").contains("tokne"),
+        broken
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("only a server the suite starts can be restarted"),
         "the message names what is wrong: {:?}",
         broken.message
     );
@@ -117,9 +120,48 @@ fn a_scenario_the_suite_cannot_run_is_an_error_and_exits_2() {
             .any(|r| r.id == "token.valid" && r.verdict == conformance::Verdict::Pass)
     );
 
-    let xml = std::fs::read_to_string(&junit).unwrap();
+    let xml = std::fs::read_to_string(dir.path().join("report.xml")).unwrap();
     assert!(xml.contains("<error message="), "{xml}");
     assert!(!xml.contains("<failure"), "{xml}");
+}
+
+#[test]
+fn a_fault_rule_the_provider_would_refuse_is_a_load_error_naming_the_step() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("broken_fault.toml"), BROKEN_FAULT).unwrap();
+    let out = Command::new(BIN)
+        .args(["list", "--scenarios"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("broken_fault.toml"), "{stderr}");
+    assert!(stderr.contains("step[0]: fault rule"), "{stderr}");
+    assert!(stderr.contains("tokne"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_placeholder_is_a_load_error_naming_the_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = RESTARTS
+        .replace("[[step]]\nkind = \"restart_server\"\n", "")
+        .replace(
+            "call = \"tools/list\"",
+            "call = \"tools/list\"\nauthorization = \"Bearer {token.nope}\"",
+        );
+    std::fs::write(dir.path().join("typo.toml"), text).unwrap();
+    let out = Command::new(BIN)
+        .args(["list", "--scenarios"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("step[0]: unknown placeholder `{token.nope}`"),
+        "{stderr}"
+    );
 }
 
 /// A server that speaks 2025-11-25 only: a request in any other protocol
