@@ -4,12 +4,15 @@
 # into a report directory, appends the summary to the GitHub job summary
 # when there is one, and exits with the suite's code:
 #   0  every MUST scenario passed (expected failures aside)
-#   1  a MUST scenario failed (or could not be judged)
-#   2  a usage, profile or setup error (also: missing inputs here)
+#   1  a MUST scenario failed (or could not be judged); with MCP_AUTH_STRICT,
+#      a SHOULD scenario too
+#   2  a usage, profile or setup error (also: missing inputs here), or a
+#      scenario the suite could not run (ERROR) and nothing failed
 #
 # Inputs (environment):
 #   MCP_AUTH_PROFILE             required: the target profile (TOML)
-#   MCP_AUTH_SPEC_VERSION        MCP spec version (default: the suite's, 2025-11-25)
+#   MCP_AUTH_SPEC_VERSION        MCP spec version (default: negotiated with the server)
+#   MCP_AUTH_STRICT              true: SHOULD failures fail the run too
 #   MCP_AUTH_EXPECTED_FAILURES   a baseline file of scenario ids expected to fail
 #   MCP_AUTH_REPORT_DIR          where the reports go (default: mcp-auth-reports)
 #   MCP_AUTH_CONFORMANCE         the mcp-auth-conformance binary (default: the one
@@ -30,6 +33,7 @@ die() {
 
 profile="${MCP_AUTH_PROFILE:-}"
 spec_version="${MCP_AUTH_SPEC_VERSION:-}"
+strict="${MCP_AUTH_STRICT:-}"
 expected_failures="${MCP_AUTH_EXPECTED_FAILURES:-}"
 report_dir="${MCP_AUTH_REPORT_DIR:-mcp-auth-reports}"
 
@@ -69,6 +73,11 @@ rm -f "$junit" "$json" "$summary"
 
 set -- "$@" --profile "$profile" --junit "$junit" --json "$json" --summary "$summary"
 [ -z "$spec_version" ] || set -- "$@" --spec-version "$spec_version"
+case "$strict" in
+    "" | false) ;;
+    true) set -- "$@" --strict ;;
+    *) die "MCP_AUTH_STRICT=$strict: use true or false" ;;
+esac
 [ -z "$expected_failures" ] || set -- "$@" --expected-failures "$expected_failures"
 
 code=0
