@@ -106,6 +106,7 @@ fn needs(s: &Scenario) -> String {
             Requirement::TokenStore => "`[upstream] token_store = true`",
             Requirement::Tenants => "`[upstream] tenants = true`",
             Requirement::Introspection => "`[auth] validation = \"introspection\"`",
+            Requirement::JwtValidation => "`[auth] validation = \"jwt\"` (the default)",
         })
         .collect::<Vec<_>>()
         .join(", ")

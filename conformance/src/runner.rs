@@ -141,6 +141,11 @@ fn skip_reason(ctx: &RunContext, s: &Scenario) -> Option<String> {
                 .then_some(
                     "a server that introspects tokens (RFC 7662): `[auth] validation = \"introspection\"`",
                 ),
+            Requirement::JwtValidation => (ctx.profile.auth.validation
+                != crate::profile::TokenValidation::Jwt)
+                .then_some(
+                    "a server that validates JWTs itself (`[auth] validation = \"jwt\"`): with introspection the issuer says what a token is",
+                ),
         };
         if let Some(m) = missing {
             return Some(format!("needs {m}"));

@@ -112,6 +112,9 @@ pub enum Requirement {
     /// `[auth] validation = "introspection"`: the server asks the issuer
     /// (RFC 7662) whether each token is active.
     Introspection,
+    /// `[auth] validation = "jwt"` (the default): the server reads the
+    /// token itself; with introspection the issuer decides what a token is.
+    JwtValidation,
 }
 
 /// The issuers the suite's provider runs.
@@ -338,6 +341,10 @@ pub struct HttpStep {
     /// `Content-Type: application/json` unless `headers` name one.
     #[serde(default)]
     pub json: Option<Value>,
+    /// The step only sets the scene (as for `mcp` steps): when its
+    /// expectation fails the scenario is not meaningful.
+    #[serde(default)]
+    pub precondition: bool,
     /// What must come back.
     #[serde(default)]
     pub expect: Expect,

@@ -119,7 +119,11 @@ pub async fn run_scenario(ctx: &mut RunContext, scenario: &Scenario) -> Result<(
     for (i, step) in scenario.steps.iter().enumerate() {
         run.exchanges.clear();
         if let Err(e) = run.step(step).await {
-            let precondition = matches!(step, Step::Mcp(m) if m.precondition);
+            let precondition = match step {
+                Step::Mcp(m) => m.precondition,
+                Step::Http(h) => h.precondition,
+                _ => false,
+            };
             return Err(StepFailure {
                 step: i,
                 kind: match e.kind {
