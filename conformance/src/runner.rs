@@ -80,18 +80,15 @@ pub fn plan<'a>(scenarios: &'a [Scenario], options: &RunOptions) -> Vec<&'a Scen
         .filter_map(|id| by_id.get(id).copied())
         .collect();
     out.sort_by_key(|s| {
-        // Key rotations last: a server's key cache may need a refetch
-        // cooldown to see the issuer's keys again after the reset.
-        let rotates = s
-            .steps
-            .iter()
-            .any(|st| matches!(st, crate::scenario::Step::RotateKeys(_)));
+        // Key changes last: a server's key cache may need a refetch
+        // cooldown (or a rate limit's refill) to see the issuer's keys
+        // again; the flood that spends the budget first, then rotations.
         let rank = if s.id == crate::scenario::VALID_TOKEN_CONTROL {
             0
         } else if s.control {
             1
-        } else if rotates {
-            4
+        } else if s.runs_with_key_changes() {
+            if s.disturbs_keys { 4 } else { 5 }
         } else if s.family == "leak" {
             3
         } else {

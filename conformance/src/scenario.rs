@@ -708,6 +708,12 @@ pub struct Scenario {
     /// Restart the server before it.
     #[serde(default)]
     pub fresh_server: bool,
+    /// It spends the server's JWKS refetch budget (a flood of unknown
+    /// `kid`s) or changes the issuer's keys: it runs after every other
+    /// scenario, so no other scenario's verdict depends on a rate limit it
+    /// used up. Key rotations count without saying so.
+    #[serde(default)]
+    pub disturbs_keys: bool,
     /// The rules it enforces.
     pub spec: Vec<SpecRef>,
     /// What it does.
@@ -735,6 +741,16 @@ impl Scenario {
             .get(&version)
             .copied()
             .unwrap_or(self.severity)
+    }
+
+    /// Whether it runs with the scenarios that disturb the server's key
+    /// cache, after all the others.
+    pub fn runs_with_key_changes(&self) -> bool {
+        self.disturbs_keys
+            || self
+                .steps
+                .iter()
+                .any(|st| matches!(st, Step::RotateKeys(_)))
     }
 
     /// The controls it depends on.
