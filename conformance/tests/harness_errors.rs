@@ -12,16 +12,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_mcp-auth-conformance");
 /// A scenario that asks to restart a server the suite did not start: it
 /// cannot run against a profile without `command`.
 const RESTARTS: &str = r#"
-id = "harness.restart_unstarted"
-title = "A scenario that restarts the server"
-family = "harness"
-severity = "MUST"
-
-[[spec]]
-source = "RFC 6750"
-section = "3"
-rule = "a rule"
-
 [[step]]
 kind = "restart_server"
 
@@ -31,23 +21,20 @@ call = "tools/list"
 expect = { status = 401 }
 "#;
 
-/// The same scenario family with a fault rule whose endpoint is a typo.
+/// A fault rule whose endpoint is a typo.
 const BROKEN_FAULT: &str = r#"
-id = "harness.broken_fault"
-title = "A fault rule naming an endpoint the provider does not have"
-family = "harness"
-severity = "MUST"
-
-[[spec]]
-source = "RFC 6750"
-section = "3"
-rule = "a rule"
-
 [[step]]
 kind = "fault"
 endpoint = "tokne"
 action = { kind = "latency", millis = 10 }
 "#;
+
+/// A scenario file: `id`'s header, then `steps`.
+fn scenario(id: &str, steps: &str) -> String {
+    format!(
+        "id = \"harness.{id}\"\ntitle = \"t\"\nfamily = \"harness\"\nseverity = \"MUST\"\n\n[[spec]]\nsource = \"RFC 6750\"\nsection = \"3\"\nrule = \"a rule\"\n{steps}"
+    )
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scenario_the_suite_cannot_run_is_an_error_and_exits_2() {
@@ -59,7 +46,11 @@ async fn a_scenario_the_suite_cannot_run_is_an_error_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let scenarios = dir.path().join("scenarios");
     std::fs::create_dir(&scenarios).unwrap();
-    std::fs::write(scenarios.join("restarts.toml"), RESTARTS).unwrap();
+    std::fs::write(
+        scenarios.join("restarts.toml"),
+        scenario("restart_unstarted", RESTARTS),
+    )
+    .unwrap();
     let profile = dir.path().join("profile.toml");
     std::fs::write(
         &profile,
@@ -128,7 +119,11 @@ async fn a_scenario_the_suite_cannot_run_is_an_error_and_exits_2() {
 #[test]
 fn a_fault_rule_the_provider_would_refuse_is_a_load_error_naming_the_step() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("broken_fault.toml"), BROKEN_FAULT).unwrap();
+    std::fs::write(
+        dir.path().join("broken_fault.toml"),
+        scenario("broken_fault", BROKEN_FAULT),
+    )
+    .unwrap();
     let out = Command::new(BIN)
         .args(["list", "--scenarios"])
         .arg(dir.path())
@@ -144,7 +139,7 @@ fn a_fault_rule_the_provider_would_refuse_is_a_load_error_naming_the_step() {
 #[test]
 fn an_unknown_placeholder_is_a_load_error_naming_the_step() {
     let dir = tempfile::tempdir().unwrap();
-    let text = RESTARTS
+    let text = scenario("typo", RESTARTS)
         .replace("[[step]]\nkind = \"restart_server\"\n", "")
         .replace(
             "call = \"tools/list\"",
