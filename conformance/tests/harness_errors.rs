@@ -116,21 +116,24 @@ async fn a_scenario_the_suite_cannot_run_is_an_error_and_exits_2() {
     assert!(!xml.contains("<failure"), "{xml}");
 }
 
-#[test]
-fn a_fault_rule_the_provider_would_refuse_is_a_load_error_naming_the_step() {
+/// `mcp-auth-conformance list` over a directory holding `text` as `file`:
+/// it must refuse to load it (exit 2); returns what it said.
+fn load_error(file: &str, text: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("broken_fault.toml"),
-        scenario("broken_fault", BROKEN_FAULT),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join(file), text).unwrap();
     let out = Command::new(BIN)
         .args(["list", "--scenarios"])
         .arg(dir.path())
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(2), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_fault_rule_the_provider_would_refuse_is_a_load_error_naming_the_step() {
+    let stderr = load_error("broken_fault.toml", &scenario("broken_fault", BROKEN_FAULT));
     assert!(stderr.contains("broken_fault.toml"), "{stderr}");
     assert!(stderr.contains("step[0]: fault rule"), "{stderr}");
     assert!(stderr.contains("tokne"), "{stderr}");
@@ -138,21 +141,13 @@ fn a_fault_rule_the_provider_would_refuse_is_a_load_error_naming_the_step() {
 
 #[test]
 fn an_unknown_placeholder_is_a_load_error_naming_the_step() {
-    let dir = tempfile::tempdir().unwrap();
     let text = scenario("typo", RESTARTS)
         .replace("[[step]]\nkind = \"restart_server\"\n", "")
         .replace(
             "call = \"tools/list\"",
             "call = \"tools/list\"\nauthorization = \"Bearer {token.nope}\"",
         );
-    std::fs::write(dir.path().join("typo.toml"), text).unwrap();
-    let out = Command::new(BIN)
-        .args(["list", "--scenarios"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let stderr = load_error("typo.toml", &text);
     assert!(
         stderr.contains("step[0]: unknown placeholder `{token.nope}`"),
         "{stderr}"
