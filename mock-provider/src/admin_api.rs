@@ -2,21 +2,21 @@
 //! provider. Mint any token, create and list clients, seed a grant (a
 //! refresh token without a browser), add and clear faults, rotate keys,
 //! revoke by token, user or client, expire a client's access tokens now,
-//! read the ledger, reset. Loopback peers only unless a bearer secret is
-//! configured. Requests and answers are JSON; the types here are shared
+//! read the ledger, reset. Guarded by [`crate::admin_guard`]: loopback
+//! peers (or the bearer secret), this provider's `Host`, no cross-site
+//! request, JSON bodies. Requests and answers are JSON; the types here are shared
 //! with [`crate::admin_client::AdminClient`]. The same guard covers the
 //! HTML state page for people ([`crate::state_page`]).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
-use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post};
 use serde::de::DeserializeOwned;
@@ -345,45 +345,10 @@ pub fn routes(state: Arc<ProviderState>) -> Router<Arc<ProviderState>> {
             "/__admin/{*rest}",
             any(|| async { AdminRefusal(StatusCode::NOT_FOUND, "no such admin endpoint".into()) }),
         )
-        .route_layer(middleware::from_fn_with_state(state, guard))
-}
-
-/// Loopback peers only, unless a secret is configured; then the secret.
-async fn guard(State(state): State<Arc<ProviderState>>, request: Request, next: Next) -> Response {
-    match state.admin_secret() {
-        Some(secret) => {
-            // RFC 9110 11.1: the scheme is case-insensitive.
-            let presented = request
-                .headers()
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split_once(' '))
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token.trim());
-            if !presented.is_some_and(|p| secret.matches(p)) {
-                return AdminRefusal(
-                    StatusCode::UNAUTHORIZED,
-                    "the admin API needs `Authorization: Bearer <admin secret>`".into(),
-                )
-                .into_response();
-            }
-        }
-        None => {
-            let loopback = request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
-            if !loopback {
-                return AdminRefusal(
-                    StatusCode::FORBIDDEN,
-                    "the admin API answers loopback peers only (configure admin.secret to open it)"
-                        .into(),
-                )
-                .into_response();
-            }
-        }
-    }
-    next.run(request).await
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            crate::admin_guard::guard,
+        ))
 }
 
 async fn list_issuers(State(state): State<Arc<ProviderState>>) -> Json<Vec<IssuerInfo>> {

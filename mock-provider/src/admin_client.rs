@@ -122,12 +122,17 @@ impl AdminClient {
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<T, AdminError> {
         let url = format!("{}/__admin/{path}", self.base_url);
-        let mut req = self.http.request(method, &url);
+        let mut req = self.http.request(method.clone(), &url);
         if let Some(secret) = &self.secret {
             req = req.bearer_auth(secret.expose());
         }
-        if let Some(body) = body {
-            req = req.json(body);
+        match body {
+            Some(body) => req = req.json(body),
+            // The admin guard wants every POST declared JSON (a cross-site
+            // form cannot say that); an empty object is what the API reads
+            // for no body.
+            None if method == Method::POST => req = req.json(&serde_json::json!({})),
+            None => {}
         }
         let response = req.send().await.map_err(|source| AdminError::Transport {
             url: url.clone(),

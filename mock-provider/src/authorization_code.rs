@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use crate::limits::USED_CODE_MEMORY_SECS;
 use crate::secret::TokenHash;
 use crate::token_family::{FamilyId, Grant};
 
@@ -51,13 +52,18 @@ pub struct CodeStore {
 }
 
 impl CodeStore {
-    /// Stores a new code.
-    pub fn insert(&mut self, hash: TokenHash, code: CodeGrant, expires_at: u64) {
+    /// Stores a new code, issued at `now`, living `ttl_secs`.
+    pub fn insert(&mut self, hash: TokenHash, code: CodeGrant, now: u64, ttl_secs: u64) {
+        // Amortised: a sweep every 64 codes keeps the store to the codes of
+        // the last few minutes, however many are asked for.
+        if self.codes.len().is_multiple_of(64) {
+            self.forget_stale(now);
+        }
         self.codes.insert(
             hash,
             CodeRecord {
                 code,
-                expires_at,
+                expires_at: now.saturating_add(ttl_secs),
                 used_by: None,
             },
         );
@@ -83,10 +89,12 @@ impl CodeStore {
         }
     }
 
-    /// Forgets codes that expired more than `keep_secs` before `now`
-    /// (used ones are kept that long to recognise reuse).
-    pub fn prune(&mut self, now: u64, keep_secs: u64) {
-        self.codes
-            .retain(|_, r| r.expires_at.saturating_add(keep_secs) > now);
+    /// Forgets unused codes past their expiry and used ones
+    /// [`USED_CODE_MEMORY_SECS`] after it.
+    pub fn forget_stale(&mut self, now: u64) {
+        self.codes.retain(|_, r| match r.used_by {
+            None => r.expires_at > now,
+            Some(_) => r.expires_at.saturating_add(USED_CODE_MEMORY_SECS) > now,
+        });
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use url::Url;
 
 use crate::authorization_code::CodeGrant;
@@ -53,8 +53,7 @@ pub async fn authorize_handler(
         RequestParams::parse(query.unwrap_or_default().as_bytes())
     };
     if let Ok(p) = &params {
-        ex.draft.client_id = p.single("client_id").ok().flatten().map(str::to_owned);
-        ex.draft.resource = p.all("resource").into_iter().map(str::to_owned).collect();
+        note_request(&mut ex.draft, p);
     }
     let applied = ex.faults().await;
     // An injected OAuth error goes to the client's redirect URI like a real
@@ -96,6 +95,18 @@ pub async fn authorize_handler(
         },
     };
     ex.finish(response)
+}
+
+/// What the ledger keeps of an authorization request, before any check:
+/// a judge of clients needs what was sent, also when it was refused.
+fn note_request(draft: &mut LedgerDraft, p: &RequestParams) {
+    let single = |name| p.single(name).ok().flatten().map(str::to_owned);
+    draft.client_id = single("client_id");
+    draft.resource = p.all("resource").into_iter().map(str::to_owned).collect();
+    draft.state_length = p.single("state").ok().flatten().map(str::len);
+    draft.requested_scope = single("scope");
+    draft.redirect_uri = single("redirect_uri");
+    draft.response_mode = single("response_mode");
 }
 
 enum AuthorizeError {
@@ -159,6 +170,7 @@ async fn authorize(
             state,
         ));
     }
+    draft.granted_scope = Some(code.grant.scope.to_string());
     Ok(issue_code(issuer, code, &redirect_uri, state.as_deref()))
 }
 
@@ -178,7 +190,7 @@ pub(crate) fn issue_code(
         let mut grants = issuer.grants();
         grants
             .codes
-            .insert(value.hash(), code, now + issuer.settings().code_ttl);
+            .insert(value.hash(), code, now, issuer.settings().code_ttl);
         grants.touch(now);
     }
     tracing::info!(
@@ -238,6 +250,17 @@ fn check_request(
             ));
         }
     }
+    // OAuth 2.0 Multiple Response Type Encoding Practices 2.1: an
+    // unsupported mode is an error, not silently `query` (the metadata
+    // lists only `query`).
+    match params.single("response_mode")? {
+        None | Some("query") => {}
+        Some(other) => {
+            return Err(OAuthError::invalid_request(format!(
+                "response_mode `{other}` is not supported; only `query` (see response_modes_supported)"
+            )));
+        }
+    }
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(OAuthError::unauthorized_client(
             "this client is not registered for the authorization_code grant",
@@ -247,12 +270,21 @@ fn check_request(
     pkce::validate_challenge(challenge, params.single("code_challenge_method")?)
         .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
     let scope = issuer.grantable_scope(client, params.single("scope")?)?;
-    let resources =
-        resource_indicator::validate(&params.all("resource"), &issuer.settings().resources)?;
-    let subject = params
-        .single("login_hint")?
-        .unwrap_or(&issuer.settings().default_subject)
-        .to_owned();
+    let asked = params.all("resource");
+    resource_indicator::require(&asked, issuer.settings().policy.require_resource)?;
+    let resources = resource_indicator::validate(&asked, &issuer.settings().resources)?;
+    let subject = match params.single("login_hint")? {
+        // The same rule as a subject typed on the consent page: it becomes
+        // `sub`, so no control characters, nothing over-long.
+        Some(hint) => {
+            crate::config::check_subject(hint).map_err(|reason| {
+                OAuthError::invalid_request(format!("login_hint cannot be a subject: it {reason}"))
+            })?;
+            hint
+        }
+        None => issuer.settings().default_subject.as_str(),
+    }
+    .to_owned();
     Ok(CodeGrant {
         redirect_uri: presented_redirect.map(str::to_owned),
         code_challenge: challenge.unwrap_or_default().to_owned(),
@@ -288,21 +320,12 @@ fn redirect(base: &str, params: &[(&str, Option<&str>)]) -> Response {
     response
 }
 
+/// The 400 page for a request that cannot be sent back to the client, with
+/// the headers every page carries (no framing, no sniffing, a CSP).
 fn error_page(message: &str) -> Response {
-    let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Authorization error</title></head>\
-         <body><h1>Authorization request refused</h1><p>{}</p></body></html>",
-        html_escape(message)
-    );
-    let mut response = (StatusCode::BAD_REQUEST, Html(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-/// Escapes text for HTML element content and attribute values (kept here
-/// for existing callers; the pages use [`crate::html_page::escape`]).
-pub fn html_escape(s: &str) -> String {
-    crate::html_page::escape(s)
+    crate::html_page::refusal_page(
+        StatusCode::BAD_REQUEST,
+        "Authorization request refused",
+        message,
+    )
 }

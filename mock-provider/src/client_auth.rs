@@ -22,7 +22,7 @@ pub struct AuthenticatedClient {
     pub method: AuthMethod,
 }
 
-fn basic_challenge(issuer: &Issuer) -> String {
+pub(crate) fn basic_challenge(issuer: &Issuer) -> String {
     format!("Basic realm=\"{}\", charset=\"UTF-8\"", issuer.url())
 }
 
@@ -75,8 +75,8 @@ pub fn presented_auth_method(headers: &HeaderMap, params: &RequestParams) -> Opt
 }
 
 /// Authenticates the client of a request. Failures are `invalid_client`
-/// (401, with a `Basic` challenge when the client used the `Authorization`
-/// header, RFC 6749 5.2) or `invalid_request` for ambiguous requests.
+/// (401 with a `Basic` challenge, one description for every cause) or
+/// `invalid_request` for ambiguous requests.
 pub async fn authenticate(
     issuer: &Issuer,
     headers: &HeaderMap,
@@ -122,19 +122,22 @@ pub async fn authenticate(
                 ));
             }
             (None, None) => {
-                return Err(OAuthError::invalid_client(
+                return Err(basic_failure(
                     "no client authentication was included (send client_id, or HTTP Basic)",
                 ));
             }
         },
     };
 
+    // One answer for an unknown client, a method it is not registered for
+    // and a wrong secret: naming the registered method would tell a caller
+    // which client ids exist. The reason goes to the log, for the operator
+    // (the ledger has the method presented). The 401 carries a challenge
+    // whatever the method (RFC 9110 11.6.1: a 401 MUST send
+    // WWW-Authenticate; RFC 6749 5.2 lets it name the schemes supported).
     let fail = |why: String| {
-        if method == AuthMethod::ClientSecretBasic {
-            basic_failure(&why)
-        } else {
-            OAuthError::invalid_client(why)
-        }
+        tracing::info!(issuer = issuer.name(), client_id = %crate::limits::ledger_value(&client_id), presented = %method, reason = %why, "client authentication failed");
+        basic_failure("client authentication failed")
     };
 
     let client = issuer
@@ -143,8 +146,7 @@ pub async fn authenticate(
         .map_err(|e| fail(e.to_string()))?;
     if !client.accepts(method) {
         return Err(fail(format!(
-            "client `{}` is registered for {} authentication but used {}",
-            client.client_id,
+            "registered for {} authentication, used {}",
             client.accepted_auth_methods(),
             method
         )));
@@ -152,7 +154,7 @@ pub async fn authenticate(
     if let (Some(expected), Some(presented)) = (&client.client_secret, &secret)
         && !expected.matches(presented)
     {
-        return Err(fail("client authentication failed".to_owned()));
+        return Err(fail("wrong secret".to_owned()));
     }
     Ok(AuthenticatedClient { client, method })
 }

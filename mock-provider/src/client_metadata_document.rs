@@ -3,12 +3,21 @@
 //! client whose `client_id` is an HTTPS URL is described by the JSON
 //! document at that URL. This fetches the document and checks it.
 //!
-//! Loopback `http` URLs are accepted too, so tests can serve documents from
-//! 127.0.0.1.
+//! The fetch is a request the provider makes for anyone who can reach its
+//! authorization endpoint, so it is fenced ([`FetchPolicy`]): `https` only,
+//! no loopback, private, link-local or metadata address (checked on the
+//! literal and on every address a name resolves to, so DNS cannot smuggle
+//! one in), never the provider's own `/__admin/`, a size and time cap, no
+//! redirects, no proxy, and a failure that says only "could not be fetched"
+//! (the detail is logged), so the endpoint is no port scanner. Tests that
+//! serve documents from 127.0.0.1 turn loopback on
+//! (`policy.metadata_documents_loopback`).
 
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
-use url::Url;
+use url::{Host, Url};
 
 use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClient};
 use crate::redirect_uri;
@@ -33,12 +42,14 @@ pub enum MetadataDocumentError {
         /// Why.
         reason: &'static str,
     },
-    /// The document could not be fetched.
-    #[error("client ID metadata document at `{url}` could not be fetched: {reason}")]
+    /// The document could not be fetched. The reason is for the log
+    /// only: shown to the client it would map the network behind the
+    /// provider.
+    #[error("client ID metadata document at `{url}` could not be fetched")]
     Fetch {
         /// The client id.
         url: String,
-        /// Why.
+        /// Why (not in the message).
         reason: String,
     },
     /// The document is not acceptable.
@@ -56,14 +67,129 @@ pub fn looks_like_url(client_id: &str) -> bool {
     client_id.starts_with("https://") || client_id.starts_with("http://")
 }
 
-fn check_url(client_id: &str) -> Result<Url, MetadataDocumentError> {
+/// Where documents may be fetched from: an issuer's
+/// `policy.metadata_documents_loopback` and `_private`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchPolicy {
+    /// Loopback addresses (and `http` to them) allowed.
+    pub loopback: bool,
+    /// Private, link-local, shared and other non-public addresses allowed.
+    pub private: bool,
+}
+
+/// What kind of address a document would come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressClass {
+    /// 127.0.0.0/8, ::1.
+    Loopback,
+    /// Not routable on the internet: RFC 1918, shared (100.64/10),
+    /// link-local (169.254/16 with the cloud metadata address, fe80::/10),
+    /// unique local (fc00::/7), unspecified, multicast, reserved.
+    Private,
+    /// Anything else.
+    Public,
+}
+
+/// Classifies an address; IPv4-mapped IPv6 addresses as their IPv4 one.
+pub fn address_class(ip: IpAddr) -> AddressClass {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            if v4.is_loopback() {
+                AddressClass::Loopback
+            } else if v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                || (a == 198 && (b == 18 || b == 19))
+                || a >= 240
+            {
+                AddressClass::Private
+            } else {
+                AddressClass::Public
+            }
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return address_class(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            if v6.is_loopback() {
+                AddressClass::Loopback
+            } else if v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x0064
+                || first == 0x2001 && v6.segments()[1] == 0x0db8
+            {
+                AddressClass::Private
+            } else {
+                AddressClass::Public
+            }
+        }
+    }
+}
+
+impl FetchPolicy {
+    /// Whether a document may come from `ip`.
+    pub fn allows(self, ip: IpAddr) -> bool {
+        match address_class(ip) {
+            AddressClass::Public => true,
+            AddressClass::Loopback => self.loopback,
+            AddressClass::Private => self.private,
+        }
+    }
+
+    /// The HTTP client that fetches under this policy: every address a
+    /// name resolves to is checked before a connection is made, no
+    /// redirects, no proxy.
+    pub fn http_client(self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(FETCH_TIMEOUT)
+            .dns_resolver(Arc::new(FencedResolver(self)))
+            .build()
+            .unwrap_or_default()
+    }
+}
+
+/// Resolves with the system resolver, then drops the addresses the policy
+/// refuses; none left is a failure, so no connection is tried.
+struct FencedResolver(FetchPolicy);
+
+impl reqwest::dns::Resolve for FencedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.0;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| policy.allows(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("`{host}` resolves to no address documents may come from").into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+fn check_url(client_id: &str, policy: FetchPolicy) -> Result<Url, MetadataDocumentError> {
     let bad = |reason| MetadataDocumentError::BadUrl {
         url: client_id.to_owned(),
         reason,
     };
     let url = Url::parse(client_id).map_err(|_| bad("not a URL"))?;
-    let scheme_ok =
-        url.scheme() == "https" || (url.scheme() == "http" && redirect_uri::is_loopback_host(&url));
+    let loopback_name = redirect_uri::is_loopback_host(&url);
+    let scheme_ok = url.scheme() == "https"
+        || (url.scheme() == "http" && policy.loopback && loopback_name);
     if !scheme_ok {
         return Err(bad("it must use https"));
     }
@@ -83,18 +209,44 @@ fn check_url(client_id: &str) -> Result<Url, MetadataDocumentError> {
     if raw_path.split('/').any(|seg| seg == "." || seg == "..") {
         return Err(bad("it must not contain . or .. path segments"));
     }
+    let decoded_path = percent_encoding::percent_decode_str(url.path()).decode_utf8_lossy();
+    if decoded_path.to_ascii_lowercase().starts_with("/__admin") {
+        return Err(bad("it must not point at the provider's admin API"));
+    }
+    let literal = match url.host() {
+        Some(Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+        Some(Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+        _ => None,
+    };
+    if let Some(ip) = literal
+        && !policy.allows(ip)
+    {
+        return Err(bad(
+            "it points at a loopback, private or link-local address, which this issuer does not fetch from",
+        ));
+    }
+    if literal.is_none() && loopback_name && !policy.loopback {
+        return Err(bad(
+            "it points at a loopback host, which this issuer does not fetch from",
+        ));
+    }
     Ok(url)
 }
 
-/// Fetches and validates the document for `client_id`.
+/// Fetches and validates the document for `client_id` with `http` (made
+/// by [`FetchPolicy::http_client`] for the same policy).
 pub async fn fetch(
     http: &reqwest::Client,
+    policy: FetchPolicy,
     client_id: &str,
 ) -> Result<RegisteredClient, MetadataDocumentError> {
-    let url = check_url(client_id)?;
-    let fetch_err = |reason: String| MetadataDocumentError::Fetch {
-        url: client_id.to_owned(),
-        reason,
+    let url = check_url(client_id, policy)?;
+    let fetch_err = |reason: String| {
+        tracing::info!(client_id, %reason, "client ID metadata document not fetched");
+        MetadataDocumentError::Fetch {
+            url: client_id.to_owned(),
+            reason,
+        }
     };
     let mut response = http
         .get(url)
@@ -102,9 +254,15 @@ pub async fn fetch(
         .timeout(FETCH_TIMEOUT)
         .send()
         .await
-        .map_err(|e| fetch_err(e.to_string()))?;
+        .map_err(|e| fetch_err(format!("{e:#}")))?;
     if !response.status().is_success() {
         return Err(fetch_err(format!("status {}", response.status())));
+    }
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+    {
+        return Err(fetch_err(format!("larger than {MAX_DOCUMENT_BYTES} bytes")));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
@@ -194,7 +352,8 @@ pub fn parse(client_id: &str, body: &[u8]) -> Result<RegisteredClient, MetadataD
         grant_types,
         allowed_scope,
         refresh_policy: RefreshPolicy::default(),
-        client_name: str_field("client_name").map(str::to_owned),
+        client_name: str_field("client_name")
+            .map(|n| n.chars().take(crate::limits::MAX_CLIENT_NAME_CHARS).collect()),
         origin: ClientOrigin::MetadataDocument,
     })
 }
@@ -207,12 +366,47 @@ mod tests {
 
     #[test]
     fn url_rules() {
-        assert!(check_url(ID).is_ok());
-        assert!(check_url("http://127.0.0.1:4000/client.json").is_ok());
-        assert!(check_url("http://app.example/client.json").is_err());
-        assert!(check_url("https://app.example").is_err());
-        assert!(check_url("https://u:p@app.example/c").is_err());
-        assert!(check_url("https://app.example/a/../c").is_err());
+        let strict = FetchPolicy::default();
+        let loopback = FetchPolicy {
+            loopback: true,
+            private: false,
+        };
+        assert!(check_url(ID, strict).is_ok());
+        assert!(check_url("http://127.0.0.1:4000/client.json", strict).is_err());
+        assert!(check_url("https://127.0.0.1:4000/client.json", strict).is_err());
+        assert!(check_url("http://localhost:4000/client.json", strict).is_err());
+        assert!(check_url("http://127.0.0.1:4000/client.json", loopback).is_ok());
+        assert!(check_url("http://127.0.0.1:4000/__admin/ledger", loopback).is_err());
+        assert!(check_url("http://127.0.0.1:4000/%5F%5Fadmin/ledger", loopback).is_err());
+        assert!(check_url("https://10.1.2.3/c.json", loopback).is_err());
+        assert!(check_url("https://169.254.169.254/latest/meta-data", loopback).is_err());
+        assert!(check_url("https://[fd00:ec2::254]/c.json", loopback).is_err());
+        assert!(check_url("https://[::ffff:10.0.0.1]/c.json", loopback).is_err());
+        assert!(check_url("http://app.example/client.json", loopback).is_err());
+        assert!(check_url("https://app.example", strict).is_err());
+        assert!(check_url("https://u:p@app.example/c", strict).is_err());
+        assert!(check_url("https://app.example/a/../c", strict).is_err());
+    }
+
+    #[test]
+    fn addresses_are_classified() {
+        for (ip, class) in [
+            ("127.0.0.2", AddressClass::Loopback),
+            ("::1", AddressClass::Loopback),
+            ("10.0.0.1", AddressClass::Private),
+            ("172.16.5.4", AddressClass::Private),
+            ("192.168.1.1", AddressClass::Private),
+            ("100.64.0.1", AddressClass::Private),
+            ("169.254.169.254", AddressClass::Private),
+            ("0.0.0.0", AddressClass::Private),
+            ("fe80::1", AddressClass::Private),
+            ("fd00:ec2::254", AddressClass::Private),
+            ("::ffff:127.0.0.1", AddressClass::Loopback),
+            ("93.184.216.34", AddressClass::Public),
+            ("2606:4700::1111", AddressClass::Public),
+        ] {
+            assert_eq!(address_class(ip.parse().unwrap()), class, "{ip}");
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ use crate::access_token::REGISTERED_CLAIMS;
 use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClient};
 use crate::consent_policy::{Consent, DEFAULT_CONSENT_TTL_SECS};
 use crate::fault_plan::FaultRule;
+use crate::issuer_policy::IssuerPolicy;
 use crate::redirect_uri;
 use crate::scope::ScopeSet;
 use crate::secret::Secret;
@@ -94,6 +95,12 @@ pub struct AdminConfig {
     /// non-loopback address with the admin API on.
     #[serde(default)]
     pub secret: Option<Secret>,
+    /// Host names (no port) the admin API answers besides loopback names
+    /// and the address the provider serves on: what a remote operator types,
+    /// e.g. `["mock.ci.internal"]`. Any other `Host` is refused, so a page
+    /// that rebinds its own name to this provider cannot use the API.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for AdminConfig {
@@ -101,6 +108,7 @@ impl Default for AdminConfig {
         Self {
             enabled: true,
             secret: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -168,6 +176,9 @@ pub struct IssuerConfig {
     /// How long a consent page stays usable (default 600).
     #[serde(default = "default_consent_ttl")]
     pub consent_ttl_secs: u64,
+    /// How strict the issuer is with clients (TOML: `[issuer.policy]`).
+    #[serde(default)]
+    pub policy: IssuerPolicy,
     /// Pre-registered clients (TOML: `[[issuer.client]]`).
     #[serde(default, rename = "client")]
     pub clients: Vec<ClientConfig>,
@@ -356,6 +367,13 @@ impl ProviderConfig {
         }
     }
 
+    /// Makes every issuer strict (`serve --strict`, [`IssuerPolicy::strict`]).
+    pub fn strict(&mut self) {
+        for issuer in &mut self.issuers {
+            issuer.policy = std::mem::take(&mut issuer.policy).strict();
+        }
+    }
+
     /// The directory relative paths are resolved against.
     pub fn base_dir(&self) -> Option<&Path> {
         self.source_file.as_deref().and_then(Path::parent)
@@ -446,6 +464,14 @@ impl ProviderConfig {
                 }
             }
             let supported = ScopeSet::from_tokens(issuer.scopes_supported.iter().cloned());
+            for (j, scope) in issuer.policy.default_scopes.iter().flatten().enumerate() {
+                if !issuer.scopes_supported.contains(scope) {
+                    problem(
+                        format!("{at}.policy.default_scopes[{j}]"),
+                        format!("`{scope}` is not in scopes_supported"),
+                    );
+                }
+            }
             for (j, client) in issuer.clients.iter().enumerate() {
                 let at = format!("{at}.client[{j}]");
                 if issuer.clients[..j]
@@ -535,8 +561,15 @@ impl IssuerConfig {
             consent: Consent::default(),
             users: Vec::new(),
             consent_ttl_secs: default_consent_ttl(),
+            policy: IssuerPolicy::default(),
             clients: Vec::new(),
         }
+    }
+
+    /// Sets the issuer's policy towards clients.
+    pub fn policy(mut self, policy: IssuerPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Sets how authorization is approved: headless (`Consent::Auto`, the

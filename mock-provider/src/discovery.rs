@@ -15,6 +15,7 @@ use crate::client_registry::{AuthMethod, GrantType};
 use crate::exchange::Exchange;
 use crate::fault_plan::Endpoint;
 use crate::issuer::Issuer;
+use crate::ledger::DiscoveryForm;
 use crate::server::ProviderState;
 
 /// The metadata document of an issuer.
@@ -45,16 +46,26 @@ pub fn metadata(issuer: &Issuer) -> Value {
     doc
 }
 
-/// `GET /.well-known/oauth-authorization-server/{issuer}` and the other
-/// well-known locations.
+/// The handler of one well-known location (`GET
+/// /.well-known/oauth-authorization-server/{issuer}` and the others): the
+/// metadata, or under `strict_discovery` a 404 for a location no spec
+/// names. The ledger records the form either way.
 pub async fn metadata_handler(
+    form: DiscoveryForm,
     State(state): State<Arc<ProviderState>>,
     Path(name): Path<String>,
 ) -> Response {
-    let ex = match Exchange::start(state, &name, Endpoint::Metadata) {
+    let mut ex = match Exchange::start(state, &name, Endpoint::Metadata) {
         Ok(ex) => ex,
         Err(not_found) => return not_found,
     };
+    ex.draft.discovery = Some(form);
+    if !form.is_specified() && ex.issuer.settings().policy.strict_discovery {
+        let r = crate::server::not_found(
+            "this issuer serves RFC 8414 metadata at /.well-known/oauth-authorization-server/{issuer} (path inserted), not appended",
+        );
+        return ex.finish(r);
+    }
     ex.answer(async |ex, _| Ok(Json(metadata(&ex.issuer)).into_response()))
         .await
 }

@@ -95,6 +95,9 @@ impl Exchange {
         // Noted now, not when the grant runs: a fault may answer before it
         // does, and a client retrying with a stale token must still show.
         if self.endpoint == Endpoint::Token {
+            let single = |name| params.single(name).ok().flatten().map(str::to_owned);
+            self.draft.requested_scope = single("scope");
+            self.draft.redirect_uri = single("redirect_uri");
             self.draft.resource = params
                 .all("resource")
                 .into_iter()

@@ -53,7 +53,17 @@ async fn introspect(
         // proves nothing.
         return Err(OAuthError::invalid_client(
             "introspection needs an authenticated (confidential) client",
-        ));
+        )
+        .with_www_authenticate(client_auth::basic_challenge(issuer)));
+    }
+    // RFC 7662 2.1 leaves to the server which clients may ask; a strict
+    // issuer lets only its resource servers.
+    let allowed = &issuer.settings().policy.introspection_clients;
+    if !allowed.is_empty() && !allowed.contains(&client.client.client_id) {
+        return Err(OAuthError::unauthorized_client(
+            "this client may not use the introspection endpoint (introspection_clients)",
+        )
+        .with_status(axum::http::StatusCode::FORBIDDEN));
     }
     let token = params.required("token")?;
     Ok(describe(issuer, token))

@@ -9,14 +9,16 @@ use serde_json::{Map, Value};
 
 use crate::access_token::{AccessTokenClaims, Audience};
 use crate::authorization_code::CodeStore;
-use crate::client_metadata_document::{self, MetadataDocumentError};
-use crate::client_registry::{ClientRegistry, RegisteredClient};
+use crate::client_metadata_document::{self, FetchPolicy, MetadataDocumentError};
+use crate::limits::MAX_CACHED_METADATA_DOCUMENTS;
+use crate::client_registry::{ClientOrigin, ClientRegistry, RegisteredClient};
 use crate::config::IssuerConfig;
 use crate::fault_plan::AppliedFaults;
 use crate::key_set::KeySet;
 use crate::oauth_error::OAuthError;
 use crate::scope::ScopeSet;
 use crate::secret::random_base64url;
+use crate::issuer_policy::IssuerPolicy;
 use crate::signing_fault;
 use crate::signing_key::SigningKey;
 use crate::token_family::{FamilyId, TokenFamilies};
@@ -64,6 +66,8 @@ pub struct IssuerSettings {
     pub dynamic_registration: bool,
     /// Client ID metadata documents on.
     pub client_id_metadata_documents: bool,
+    /// How strict it is with clients.
+    pub policy: IssuerPolicy,
 }
 
 /// The mutable grant state of an issuer, behind one lock so that code
@@ -102,7 +106,7 @@ impl GrantState {
         self.mutations += 1;
         if self.mutations.is_multiple_of(PRUNE_EVERY) {
             self.families.prune(now);
-            self.codes.prune(now, 3600);
+            self.codes.forget_stale(now);
         }
     }
 }
@@ -130,7 +134,8 @@ pub struct Issuer {
     clients: RwLock<ClientRegistry>,
     metadata_documents: Mutex<HashMap<String, (Arc<RegisteredClient>, Instant)>>,
     grants: Mutex<GrantState>,
-    http: reqwest::Client,
+    /// Made at the first document fetch: most runs never fetch one.
+    metadata_http: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl Issuer {
@@ -141,7 +146,6 @@ impl Issuer {
         base_url: &str,
         key: SigningKey,
         staged: Vec<SigningKey>,
-        http: reqwest::Client,
     ) -> Self {
         let url = format!("{}/{}", base_url.trim_end_matches('/'), config.name);
         let configured_clients: Vec<RegisteredClient> =
@@ -167,6 +171,7 @@ impl Issuer {
                 extra_claims: config.extra_claims.clone(),
                 dynamic_registration: config.dynamic_registration,
                 client_id_metadata_documents: config.client_id_metadata_documents,
+                policy: config.policy.clone(),
             },
             url,
             keys: RwLock::new(keys.clone()),
@@ -175,7 +180,7 @@ impl Issuer {
             clients: RwLock::new(registry),
             metadata_documents: Mutex::new(HashMap::new()),
             grants: Mutex::new(GrantState::default()),
-            http,
+            metadata_http: std::sync::OnceLock::new(),
         }
     }
 
@@ -258,12 +263,28 @@ impl Issuer {
         self.clients.read().unwrap_or_else(|p| p.into_inner()).all()
     }
 
+    /// How many clients dynamic registration has added.
+    pub fn dynamic_client_count(&self) -> usize {
+        self.clients()
+            .iter()
+            .filter(|c| c.origin == ClientOrigin::DynamicRegistration)
+            .count()
+    }
+
     /// Registers a client (dynamic registration or the admin API).
     pub fn register_client(&self, client: RegisteredClient) -> Arc<RegisteredClient> {
         self.clients
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(client)
+    }
+
+    /// Where this issuer fetches client ID metadata documents from.
+    pub fn fetch_policy(&self) -> FetchPolicy {
+        FetchPolicy {
+            loopback: self.settings.policy.metadata_documents_loopback,
+            private: self.settings.policy.metadata_documents_private,
+        }
     }
 
     /// A client by id: registered, or fetched from its metadata document
@@ -289,11 +310,20 @@ impl Issuer {
         {
             return Ok(c.clone());
         }
-        let client = Arc::new(client_metadata_document::fetch(&self.http, client_id).await?);
-        self.metadata_documents
+        let policy = self.fetch_policy();
+        let http = self.metadata_http.get_or_init(|| policy.http_client());
+        let client = Arc::new(client_metadata_document::fetch(http, policy, client_id).await?);
+        let mut cache = self
+            .metadata_documents
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(client_id.to_owned(), (client.clone(), Instant::now()));
+            .unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= MAX_CACHED_METADATA_DOCUMENTS {
+            cache.retain(|_, (_, at)| at.elapsed() < METADATA_DOCUMENT_TTL);
+            if cache.len() >= MAX_CACHED_METADATA_DOCUMENTS {
+                cache.clear();
+            }
+        }
+        cache.insert(client_id.to_owned(), (client.clone(), Instant::now()));
         Ok(client)
     }
 
@@ -381,7 +411,12 @@ impl Issuer {
             .clone()
             .unwrap_or_else(|| self.supported_scopes());
         let Some(requested) = requested else {
-            return Ok(allowed);
+            return Ok(match &self.settings.policy.default_scopes {
+                Some(defaults) => {
+                    ScopeSet::from_tokens(defaults.iter().cloned()).intersection(&allowed)
+                }
+                None => allowed,
+            });
         };
         let requested =
             ScopeSet::parse(requested).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::client_registry::{AuthMethod, GrantType};
 use crate::fault_plan::Endpoint;
+use crate::limits::ledger_value;
 
 /// How many entries are kept; older ones are dropped first.
 pub const LEDGER_CAPACITY: usize = 100_000;
@@ -125,6 +126,54 @@ pub struct LedgerEntry {
     /// shown or the decision made on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent: Option<ConsentRecord>,
+    /// At the metadata endpoint: which well-known location was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<DiscoveryForm>,
+    /// At the authorization endpoint: the length of the `state` the
+    /// request carried (never its value); absent when it carried none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_length: Option<usize>,
+    /// The `scope` the request asked for, as sent; absent when it asked
+    /// for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_scope: Option<String>,
+    /// The scope granted: of the code (authorization endpoint) or of the
+    /// access token (token endpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_scope: Option<String>,
+    /// The `redirect_uri` the request carried, as sent (cut, with a
+    /// fingerprint, when long: [`crate::limits::ledger_value`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_uri: Option<String>,
+    /// At the authorization endpoint: the `response_mode` asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_mode: Option<String>,
+}
+
+/// Which well-known location a metadata request used. RFC 8414 3.1 puts
+/// the suffix before the issuer's path; the MCP authorization spec
+/// (2025-11-25) has clients try that, then OpenID discovery with the
+/// suffix inserted, then appended. The appended RFC 8414 form is a common
+/// client mistake, served unless the issuer is strict about discovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscoveryForm {
+    /// `/.well-known/oauth-authorization-server/{issuer}` (RFC 8414 3.1).
+    OauthPathInserted,
+    /// `/.well-known/openid-configuration/{issuer}`.
+    OpenidPathInserted,
+    /// `/{issuer}/.well-known/openid-configuration` (OpenID Connect
+    /// Discovery 1.0 4).
+    OpenidPathAppended,
+    /// `/{issuer}/.well-known/oauth-authorization-server`: no spec's form.
+    OauthPathAppended,
+}
+
+impl DiscoveryForm {
+    /// Whether RFC 8414 or the MCP authorization spec names this location.
+    pub fn is_specified(self) -> bool {
+        self != Self::OauthPathAppended
+    }
 }
 
 fn processed_by_default() -> bool {
@@ -162,6 +211,18 @@ pub struct LedgerDraft {
     pub upstream: Option<UpstreamObservation>,
     /// Consent page shown or decided.
     pub consent: Option<ConsentRecord>,
+    /// The well-known location asked.
+    pub discovery: Option<DiscoveryForm>,
+    /// Length of the `state` sent.
+    pub state_length: Option<usize>,
+    /// `scope` asked for.
+    pub requested_scope: Option<String>,
+    /// Scope granted.
+    pub granted_scope: Option<String>,
+    /// `redirect_uri` as sent.
+    pub redirect_uri: Option<String>,
+    /// `response_mode` asked for.
+    pub response_mode: Option<String>,
 }
 
 /// Which entries a query wants. Every field narrows; none means all.
@@ -299,6 +360,12 @@ struct Details {
     issued_refresh_token: Option<StoredFingerprint>,
     upstream: Option<UpstreamObservation>,
     consent: Option<ConsentRecord>,
+    discovery: Option<DiscoveryForm>,
+    state_length: Option<usize>,
+    requested_scope: Option<Box<str>>,
+    granted_scope: Option<Box<str>>,
+    redirect_uri: Option<Box<str>>,
+    response_mode: Option<Box<str>>,
 }
 
 /// A refresh token fingerprint as kept: the six bytes behind `sha256:` and
@@ -433,6 +500,12 @@ impl StoredEntry {
             latency_ms: self.latency_ms,
             upstream: details.and_then(|d| d.upstream.clone()),
             consent: details.and_then(|d| d.consent.clone()),
+            discovery: details.and_then(|d| d.discovery),
+            state_length: details.and_then(|d| d.state_length),
+            requested_scope: details.and_then(|d| d.requested_scope.as_deref().map(str::to_owned)),
+            granted_scope: details.and_then(|d| d.granted_scope.as_deref().map(str::to_owned)),
+            redirect_uri: details.and_then(|d| d.redirect_uri.as_deref().map(str::to_owned)),
+            response_mode: details.and_then(|d| d.response_mode.as_deref().map(str::to_owned)),
         }
     }
 
@@ -486,7 +559,17 @@ impl Ledger {
             outcome,
             upstream,
             consent,
+            discovery,
+            state_length,
+            requested_scope,
+            granted_scope,
+            redirect_uri,
+            response_mode,
         } = draft;
+        // Bounded in bytes: what a client sent is kept whole only when short.
+        let bounded = |v: Option<String>| v.map(|v| ledger_value(&v).into_boxed_str());
+        let client_id = client_id.map(|c| ledger_value(&c));
+        let resource: Vec<String> = resource.iter().map(|r| ledger_value(r)).collect();
         let outcome = outcome.map(Cow::Owned).unwrap_or_else(|| {
             if status < 400 {
                 Cow::Borrowed("ok")
@@ -498,7 +581,13 @@ impl Ledger {
             || refresh_token.is_some()
             || issued_refresh_token.is_some()
             || upstream.is_some()
-            || consent.is_some();
+            || consent.is_some()
+            || discovery.is_some()
+            || state_length.is_some()
+            || requested_scope.is_some()
+            || granted_scope.is_some()
+            || redirect_uri.is_some()
+            || response_mode.is_some();
         let details = has_details.then(|| {
             Box::new(Details {
                 family,
@@ -506,6 +595,12 @@ impl Ledger {
                 issued_refresh_token: issued_refresh_token.map(StoredFingerprint::new),
                 upstream,
                 consent,
+                discovery,
+                state_length,
+                requested_scope: bounded(requested_scope),
+                granted_scope: bounded(granted_scope),
+                redirect_uri: bounded(redirect_uri),
+                response_mode: bounded(response_mode),
             })
         });
         let mut state = self.lock();
@@ -733,6 +828,12 @@ mod tests {
                     decision: ConsentDecision::Denied,
                     subject: Some("alice".into()),
                 }),
+                discovery: Some(DiscoveryForm::OpenidPathAppended),
+                state_length: Some(43),
+                requested_scope: Some("mcp:tools".into()),
+                granted_scope: Some("mcp:tools".into()),
+                redirect_uri: Some(format!("http://127.0.0.1:9/{}", "x".repeat(300))),
+                response_mode: Some("query".into()),
             },
         );
         let entries = l.query(&LedgerFilter::default());
@@ -763,7 +864,15 @@ mod tests {
                         "token_audience": ["x"], "token_client_id": null,
                         "token_subject": null, "refused_because": null, "path": "/p"
                     },
-                    "consent": {"decision": "denied", "subject": "alice"}
+                    "consent": {"decision": "denied", "subject": "alice"},
+                    "discovery": "openid_path_appended", "state_length": 43,
+                    "requested_scope": "mcp:tools", "granted_scope": "mcp:tools",
+                    "redirect_uri": format!(
+                        "http://127.0.0.1:9/{}…{}",
+                        "x".repeat(45),
+                        crate::secret::TokenHash::of(&format!("http://127.0.0.1:9/{}", "x".repeat(300))).fingerprint()
+                    ),
+                    "response_mode": "query"
                 }
             ])
         );
@@ -798,7 +907,13 @@ mod tests {
                 "processed",
                 "latency_ms",
                 "upstream",
-                "consent"
+                "consent",
+                "discovery",
+                "state_length",
+                "requested_scope",
+                "granted_scope",
+                "redirect_uri",
+                "response_mode"
             ]
         );
         // Round trip through JSON, as the admin client reads it.

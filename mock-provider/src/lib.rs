@@ -23,6 +23,7 @@
 pub mod access_token;
 pub mod admin_api;
 pub mod admin_client;
+pub mod admin_guard;
 pub mod authorization_code;
 pub mod authorize_endpoint;
 pub mod client_auth;
@@ -38,7 +39,9 @@ pub mod fault_plan;
 pub mod html_page;
 pub mod introspection_endpoint;
 pub mod issuer;
+pub mod issuer_policy;
 pub mod jws;
+pub mod limits;
 pub mod key_set;
 pub mod ledger;
 pub mod oauth_error;

@@ -18,6 +18,10 @@ pub enum RedirectUriError {
     /// Neither https nor http on a loopback host.
     #[error("`{0}` must use https, or http on localhost/127.0.0.1/[::1]")]
     InsecureScheme(String),
+    /// Carries a user name or password (RFC 3986 3.2.1: deprecated, and a
+    /// way to make `https://good.example@evil.example/` look trusted).
+    #[error("`{0}` must not contain user information (a user name or password)")]
+    UserInfo(String),
 }
 
 /// Checks that `uri` may be registered as a redirect URI.
@@ -32,6 +36,9 @@ pub fn validate(uri: &str) -> Result<Url, RedirectUriError> {
     let url = Url::parse(uri).map_err(|_| RedirectUriError::NotAbsolute(uri.to_owned()))?;
     if url.fragment().is_some() || uri.contains('#') {
         return Err(RedirectUriError::Fragment(uri.to_owned()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(RedirectUriError::UserInfo(uri.to_owned()));
     }
     match url.scheme() {
         "https" => Ok(url),
@@ -50,28 +57,62 @@ pub fn is_loopback_host(url: &Url) -> bool {
     }
 }
 
-fn is_loopback_ip_literal(url: &Url) -> bool {
-    matches!(url.host(), Some(Host::Ipv4(ip)) if ip.is_loopback())
-        || matches!(url.host(), Some(Host::Ipv6(ip)) if ip.is_loopback())
-}
-
-/// Whether a presented redirect URI matches a registered one: the same
-/// string, or for an `http` loopback IP literal the same URI with any port
-/// (RFC 8252 7.3).
+/// Whether a presented redirect URI matches a registered one (OAuth 2.1
+/// 4.1.3: "compare ... using simple string comparison"): the same string,
+/// or, when the registered one is `http` on a loopback IP literal, the same
+/// string with another port (RFC 8252 7.3: "MUST allow any port to be
+/// specified at the time of the request for loopback IP redirect URIs").
+/// Only the port may differ, and it is compared as written: no case
+/// folding, no path or host normalisation, no leading zeros.
 pub fn matches(registered: &str, presented: &str) -> bool {
     if registered == presented {
         return true;
     }
-    let (Ok(mut r), Ok(mut p)) = (Url::parse(registered), Url::parse(presented)) else {
+    let (Some(r), Some(p)) = (LoopbackParts::of(registered), LoopbackParts::of(presented)) else {
         return false;
     };
-    if r.scheme() != "http" || !is_loopback_ip_literal(&r) || !is_loopback_ip_literal(&p) {
-        return false;
+    r.host == p.host && r.rest == p.rest && Url::parse(presented).is_ok()
+}
+
+/// `http://` + a loopback IP literal as written + an optional port + the
+/// rest, split on the raw string so nothing is normalised away.
+struct LoopbackParts<'a> {
+    host: &'a str,
+    rest: &'a str,
+}
+
+impl<'a> LoopbackParts<'a> {
+    fn of(uri: &'a str) -> Option<Self> {
+        let after = uri.strip_prefix("http://")?;
+        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+        let (authority, rest) = after.split_at(end);
+        let (host, port) = if authority.starts_with('[') {
+            let close = authority.find(']')? + 1;
+            let (h, tail) = authority.split_at(close);
+            (h, tail)
+        } else {
+            match authority.split_once(':') {
+                Some((h, p)) => (h, &authority[h.len()..][..p.len() + 1]),
+                None => (authority, ""),
+            }
+        };
+        let loopback_literal = match host {
+            "[::1]" => true,
+            h => h
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback() && ip.to_string() == h),
+        };
+        let port_ok = match port.strip_prefix(':') {
+            None => port.is_empty(),
+            Some(digits) => {
+                !digits.is_empty()
+                    && !digits.starts_with('0')
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && digits.parse::<u16>().is_ok()
+            }
+        };
+        (loopback_literal && port_ok).then_some(Self { host, rest })
     }
-    // Ports are the only thing allowed to differ.
-    let _ = r.set_port(None);
-    let _ = p.set_port(None);
-    r == p && r.as_str().len() == p.as_str().len()
 }
 
 #[cfg(test)]
@@ -112,5 +153,44 @@ mod tests {
         ));
         // `localhost` is a name, not a literal: RFC 8252 8.3 discourages it, exact match applies.
         assert!(!matches("http://localhost/cb", "http://localhost:5000/cb"));
+        assert!(matches("http://[::1]:80/cb", "http://[::1]:5000/cb"));
+    }
+
+    #[test]
+    fn nothing_but_the_port_is_normalised() {
+        let registered = "http://127.0.0.1:8765/cb";
+        assert!(matches(registered, "http://127.0.0.1:9/cb"));
+        assert!(matches(registered, "http://127.0.0.1/cb"));
+        for presented in [
+            "HTTP://127.0.0.1:8765/cb",
+            "http://127.0.0.1:8765/x/../cb",
+            "http://127.1:8765/cb",
+            "http://0x7f.0.0.1:8765/cb",
+            "http://2130706433:8765/cb",
+            "http://127.0.0.1.:8765/cb",
+            "http://127.0.0.1:08765/cb",
+            "http://127.0.0.1:8765/c\tb",
+            "http://127.0.0.1:8765/c\u{9}b",
+            "http://127.0.0.1:8765\\cb",
+            "http:127.0.0.1:9/cb",
+            "http://127.0.0.1:8765/CB",
+            "http://127.0.0.1:8765/cb?",
+            "http://127.0.0.1:99999/cb",
+            "http://127.0.0.1:/cb",
+        ] {
+            assert!(!matches(registered, presented), "{presented}");
+        }
+    }
+
+    #[test]
+    fn user_information_is_refused() {
+        assert!(matches!(
+            validate("https://good.example@evil.example/cb"),
+            Err(RedirectUriError::UserInfo(_))
+        ));
+        assert!(matches!(
+            validate("http://u:p@127.0.0.1/cb"),
+            Err(RedirectUriError::UserInfo(_))
+        ));
     }
 }

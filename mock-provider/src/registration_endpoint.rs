@@ -16,6 +16,9 @@ use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClie
 use crate::exchange::{Exchange, no_store};
 use crate::fault_plan::Endpoint;
 use crate::issuer::now;
+use crate::limits::{
+    MAX_CLIENT_NAME_CHARS, MAX_DYNAMIC_CLIENTS, MAX_REDIRECT_URIS, MAX_REGISTRATION_BYTES,
+};
 use crate::oauth_error::{ErrorCode, OAuthError};
 use crate::redirect_uri;
 use crate::request_params::{read_body, require_content_type};
@@ -92,6 +95,17 @@ async fn register(ex: &mut Exchange, headers: &HeaderMap, body: Body) -> Result<
     let bytes = read_body(body)
         .await
         .map_err(|e| metadata_error(e.description().to_owned()))?;
+    if bytes.len() > MAX_REGISTRATION_BYTES {
+        return Err(metadata_error(format!(
+            "the registration is {} bytes; this server reads at most {MAX_REGISTRATION_BYTES}",
+            bytes.len()
+        )));
+    }
+    if issuer.dynamic_client_count() >= MAX_DYNAMIC_CLIENTS {
+        return Err(metadata_error(format!(
+            "this issuer already holds {MAX_DYNAMIC_CLIENTS} dynamically registered clients, the provider's cap; reset it (POST /__admin/reset) to register more"
+        )));
+    }
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| metadata_error(format!("the body is not valid JSON: {e}")))?;
     let Value::Object(obj) = doc else {
@@ -99,6 +113,12 @@ async fn register(ex: &mut Exchange, headers: &HeaderMap, body: Body) -> Result<
     };
 
     let redirect_uris = string_list(&obj, "redirect_uris")?.unwrap_or_default();
+    if redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err(redirect_error(format!(
+            "{} redirect_uris; this server registers at most {MAX_REDIRECT_URIS}",
+            redirect_uris.len()
+        )));
+    }
     for uri in &redirect_uris {
         redirect_uri::validate(uri).map_err(|e| redirect_error(e.to_string()))?;
     }
@@ -169,6 +189,14 @@ async fn register(ex: &mut Exchange, headers: &HeaderMap, body: Body) -> Result<
         .get("client_name")
         .and_then(Value::as_str)
         .map(str::to_owned);
+    if client_name
+        .as_deref()
+        .is_some_and(|n| n.chars().count() > MAX_CLIENT_NAME_CHARS)
+    {
+        return Err(metadata_error(format!(
+            "client_name is longer than {MAX_CLIENT_NAME_CHARS} characters"
+        )));
+    }
 
     let client_id = random_base64url(16);
     let secret = method.is_confidential().then(|| Secret::generate(32));

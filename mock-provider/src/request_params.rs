@@ -8,9 +8,8 @@ use percent_encoding::percent_decode;
 
 use crate::oauth_error::OAuthError;
 
-/// The largest form body the provider reads (64 KiB); more is refused with
-/// `invalid_request`, never buffered.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub use crate::limits::MAX_BODY_BYTES;
+use crate::limits::{MAX_PARAM_BYTES, is_token_parameter};
 
 /// Parameters that RFC 8707 lets a client repeat.
 const REPEATABLE: &[&str] = &["resource"];
@@ -47,6 +46,12 @@ impl RequestParams {
             let value = decode(value).map_err(|_| {
                 OAuthError::invalid_request(format!("parameter `{name}` is not valid UTF-8"))
             })?;
+            if value.len() > MAX_PARAM_BYTES && !is_token_parameter(&name) {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter `{name}` is {} bytes long; this server accepts at most {MAX_PARAM_BYTES}",
+                    value.len()
+                )));
+            }
             pairs.push((name, value));
         }
         Ok(Self { pairs })

@@ -6,13 +6,17 @@ use url::Url;
 use crate::oauth_error::OAuthError;
 
 /// Validates every `resource` value: an absolute URI without a fragment
-/// (RFC 8707 2). When `allowed` is not empty, each must also be one of them.
+/// or query (RFC 8707 2) that can name a server (no `javascript:`,
+/// `mailto:`...). When `allowed` is not empty, each must also be one of
+/// them.
 ///
 /// ```
 /// use mock_provider::resource_indicator::validate;
 /// assert!(validate(&["https://mcp.example/mcp"], &[]).is_ok());
 /// assert!(validate(&["mcp.example"], &[]).is_err());
 /// assert!(validate(&["https://mcp.example/#frag"], &[]).is_err());
+/// assert!(validate(&["https://mcp.example/mcp?tenant=a"], &[]).is_err());
+/// assert!(validate(&["javascript:alert(1)"], &[]).is_err());
 /// ```
 pub fn validate(resources: &[&str], allowed: &[String]) -> Result<Vec<String>, OAuthError> {
     let mut out: Vec<String> = Vec::with_capacity(resources.len());
@@ -25,6 +29,23 @@ pub fn validate(resources: &[&str], allowed: &[String]) -> Result<Vec<String>, O
                 "resource `{r}` must not have a fragment (RFC 8707 2)"
             )));
         }
+        // RFC 8707 2: "It SHOULD NOT include a query component"; a resource
+        // server is named by where it lives, and a query makes one server
+        // look like many audiences.
+        if parsed.query().is_some() || r.contains('?') {
+            return Err(OAuthError::invalid_target(format!(
+                "resource `{r}` must not have a query (RFC 8707 2)"
+            )));
+        }
+        if matches!(
+            parsed.scheme(),
+            "javascript" | "vbscript" | "data" | "mailto" | "file" | "blob" | "about"
+        ) {
+            return Err(OAuthError::invalid_target(format!(
+                "resource `{r}` does not name a resource server (scheme `{}`)",
+                parsed.scheme()
+            )));
+        }
         if !allowed.is_empty() && !allowed.iter().any(|a| a == r) {
             return Err(OAuthError::invalid_target(format!(
                 "resource `{r}` is not served by this authorization server"
@@ -35,6 +56,19 @@ pub fn validate(resources: &[&str], allowed: &[String]) -> Result<Vec<String>, O
         }
     }
     Ok(out)
+}
+
+/// Under [`crate::issuer_policy::IssuerPolicy::require_resource`]: a
+/// request without `resource` is refused. MCP authorization (2025-06-18
+/// on): "MCP clients MUST include the `resource` parameter in
+/// authorization requests and token requests".
+pub fn require(resources: &[&str], required: bool) -> Result<(), OAuthError> {
+    if required && resources.is_empty() {
+        return Err(OAuthError::invalid_target(
+            "this authorization server requires the `resource` parameter (RFC 8707; MCP clients MUST send it)",
+        ));
+    }
+    Ok(())
 }
 
 /// At the token endpoint: the resources asked for must be among those the

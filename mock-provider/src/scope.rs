@@ -55,6 +55,11 @@ impl ScopeSet {
         Self(self.0.difference(&other.0).cloned().collect())
     }
 
+    /// Tokens in both.
+    pub fn intersection(&self, other: &ScopeSet) -> ScopeSet {
+        Self(self.0.intersection(&other.0).cloned().collect())
+    }
+
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -24,7 +24,7 @@ use crate::discovery::{jwks_handler, metadata_handler};
 use crate::fault_plan::{FaultPlan, FaultRule};
 use crate::introspection_endpoint::introspect_handler;
 use crate::issuer::Issuer;
-use crate::ledger::Ledger;
+use crate::ledger::{DiscoveryForm, Ledger};
 use crate::pending_authorization::PendingAuthorizations;
 use crate::refresh_barrier::RefreshBarriers;
 use crate::registration_endpoint::register_handler;
@@ -46,6 +46,7 @@ pub struct ProviderState {
     ledger: Ledger,
     barriers: RefreshBarriers,
     admin_secret: Option<Secret>,
+    admin_allowed_hosts: Vec<String>,
     consent: BTreeMap<String, ConsentPolicy>,
     pending: PendingAuthorizations,
     /// The CSRF token of the admin state page's forms: made at start, only
@@ -72,6 +73,12 @@ impl ProviderState {
     /// The admin API's bearer secret, if one is configured.
     pub fn admin_secret(&self) -> Option<&Secret> {
         self.admin_secret.as_ref()
+    }
+
+    /// Host names the admin API answers besides loopback and its own
+    /// address (`admin.allowed_hosts`).
+    pub fn admin_allowed_hosts(&self) -> &[String] {
+        &self.admin_allowed_hosts
     }
 
     /// The consent rules of the named issuer.
@@ -150,23 +157,24 @@ pub fn not_found(description: &str) -> Response {
 pub fn router(state: Arc<ProviderState>) -> Router {
     Router::new()
         .route("/", get(index))
-        // RFC 8414 3: the well-known suffix inserted before the issuer path.
+        // RFC 8414 3: the well-known suffix inserted before the issuer path;
+        // OpenID Connect Discovery 4: appended. Each route tells the ledger
+        // which form a client used.
         .route(
             "/.well-known/oauth-authorization-server/{issuer}",
-            get(metadata_handler),
+            get(|s, p| metadata_handler(DiscoveryForm::OauthPathInserted, s, p)),
         )
         .route(
             "/.well-known/openid-configuration/{issuer}",
-            get(metadata_handler),
+            get(|s, p| metadata_handler(DiscoveryForm::OpenidPathInserted, s, p)),
         )
-        // OpenID Connect Discovery 4: the suffix appended to the issuer.
         .route(
             "/{issuer}/.well-known/openid-configuration",
-            get(metadata_handler),
+            get(|s, p| metadata_handler(DiscoveryForm::OpenidPathAppended, s, p)),
         )
         .route(
             "/{issuer}/.well-known/oauth-authorization-server",
-            get(metadata_handler),
+            get(|s, p| metadata_handler(DiscoveryForm::OauthPathAppended, s, p)),
         )
         .route("/{issuer}/jwks", get(jwks_handler))
         .route(
@@ -396,10 +404,6 @@ impl MockProviderBuilder {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base_url = format!("{scheme}://{}", SocketAddr::new(url_host, addr.port()));
 
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
         let mut issuers = BTreeMap::new();
         let mut problems = Vec::new();
         for (idx, (cfg, job)) in config.issuers.iter().zip(key_jobs).enumerate() {
@@ -407,7 +411,7 @@ impl MockProviderBuilder {
                 Ok(Ok((key, staged))) => {
                     issuers.insert(
                         cfg.name.clone(),
-                        Arc::new(Issuer::new(cfg, &base_url, key, staged, http.clone())),
+                        Arc::new(Issuer::new(cfg, &base_url, key, staged)),
                     );
                 }
                 Ok(Err(reason)) => problems.push(ConfigProblem {
@@ -444,6 +448,7 @@ impl MockProviderBuilder {
             ledger: Ledger::default(),
             barriers: RefreshBarriers::default(),
             admin_secret: config.admin.secret.clone(),
+            admin_allowed_hosts: config.admin.allowed_hosts.clone(),
             consent,
             pending: PendingAuthorizations::default(),
             admin_form_token: Secret::generate(32),

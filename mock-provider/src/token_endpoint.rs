@@ -104,11 +104,16 @@ async fn grant(
             .await;
         tracing::info!(issuer = issuer.name(), client_id = %client.client.client_id, ?outcome, "refresh barrier passed");
     }
+    resource_indicator::require(
+        &params.all("resource"),
+        issuer.settings().policy.require_resource,
+    )?;
     let response = match grant {
         GrantType::AuthorizationCode => authorization_code(ex, &client, params, applied)?,
         GrantType::RefreshToken => refresh_token(ex, &client, params, applied)?,
         GrantType::ClientCredentials => client_credentials(ex, &client, params, applied)?,
     };
+    ex.draft.granted_scope = Some(response.scope.clone());
     tracing::info!(
         issuer = issuer.name(),
         client_id = %client.client.client_id,
@@ -190,6 +195,17 @@ fn authorization_code(
     {
         return Err(OAuthError::invalid_grant(
             "redirect_uri does not match the one in the authorization request (RFC 6749 4.1.3)",
+        ));
+    }
+    // Without one in the authorization request the code went to the one
+    // registered URI; a token request that names another is not the flow
+    // the code came from.
+    if code_grant.redirect_uri.is_none()
+        && let Some(presented) = redirect_uri
+        && !client.client.redirect_uris.iter().any(|r| r == presented)
+    {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri is not the registered one the code was sent to",
         ));
     }
     let verifier = verifier.ok_or_else(|| {

@@ -68,10 +68,10 @@ async fn admin_raw(
     body: Option<&str>,
 ) -> (StatusCode, Value) {
     let mut req = http().request(method, format!("{base}/__admin/{path}"));
+    // The admin guard wants every POST declared JSON, body or not.
+    req = req.header(reqwest::header::CONTENT_TYPE, "application/json");
     if let Some(b) = body {
-        req = req
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(b.to_owned());
+        req = req.body(b.to_owned());
     }
     let r = req.send().await.unwrap();
     let status = r.status();
