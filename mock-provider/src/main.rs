@@ -65,6 +65,14 @@ enum Command {
         /// clients with their own `consent` setting keep it.
         #[arg(long)]
         interactive: bool,
+        /// Make every issuer strict, as a client conformance run wants:
+        /// `resource` required on authorization and token requests (MCP
+        /// clients MUST send it), and metadata served only where RFC 8414
+        /// and the MCP spec say (the appended RFC 8414 form answers 404).
+        /// The same as `[issuer.policy] require_resource = true,
+        /// strict_discovery = true`.
+        #[arg(long)]
+        strict: bool,
     },
     /// Check a configuration file, keys and TLS files included, and exit:
     /// 0 when usable, 2 when not (the reason on stderr).
@@ -97,6 +105,7 @@ fn main() -> ExitCode {
             tls_cert,
             tls_key,
             interactive,
+            strict,
         } => {
             let overrides = TlsFlags {
                 enabled: tls || ca_out.is_some() || tls_cert.is_some(),
@@ -105,7 +114,7 @@ fn main() -> ExitCode {
                 key: tls_key,
             };
             runtime().map_or(ExitCode::FAILURE, |r| {
-                r.block_on(serve(config, bind, port, overrides, interactive))
+                r.block_on(serve(config, bind, port, overrides, interactive, strict))
             })
         }
     }
@@ -167,6 +176,7 @@ async fn serve(
     port: Option<u16>,
     flags: TlsFlags,
     interactive: bool,
+    strict: bool,
 ) -> ExitCode {
     let mut config = match config {
         Some(path) => match ProviderConfig::from_file(&path) {
@@ -192,6 +202,9 @@ async fn serve(
     }
     if interactive {
         config.interactive_consent();
+    }
+    if strict {
+        config.strict();
     }
     let addr = SocketAddr::new(bind.unwrap_or(config.bind), port.unwrap_or(config.port));
     let provider = match MockProvider::builder()

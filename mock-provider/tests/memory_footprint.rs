@@ -6,8 +6,6 @@
 //! and well under the old ones, so a regression to a `String` per field
 //! shows.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use mock_provider::GrantType;
@@ -16,53 +14,12 @@ use mock_provider::ledger::{Ledger, LedgerDraft, LedgerFilter};
 use mock_provider::secret::random_base64url;
 use mock_provider::token_family::TokenFamilies;
 
-/// Counts live bytes and live allocations, as requested (malloc adds its
-/// own overhead per allocation on top, so allocations are counted too).
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-static LIVE_ALLOCATIONS: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is forwarded to `System` unchanged; only counters are
-// added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        LIVE_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        LIVE_ALLOCATIONS.fetch_sub(1, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/counting_allocator.rs"]
+mod counting_allocator;
+use counting_allocator::live;
 
 /// The benchmark's ES256 burst.
 const TOKENS: usize = 20_000;
-
-/// (bytes, allocations) alive now.
-fn live() -> (isize, isize) {
-    (
-        LIVE_BYTES.load(Ordering::Relaxed),
-        LIVE_ALLOCATIONS.load(Ordering::Relaxed),
-    )
-}
 
 /// Per item, what `grow` left alive.
 fn per_item(grow: impl FnOnce()) -> (f64, f64) {
