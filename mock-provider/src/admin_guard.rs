@@ -77,12 +77,22 @@ impl IntoResponse for AdminGuardRefusal {
 }
 
 /// The guard, as axum middleware.
-pub async fn guard(State(state): State<Arc<ProviderState>>, request: Request, next: Next) -> Response {
+pub async fn guard(
+    State(state): State<Arc<ProviderState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| peer.ip());
-    match check(&state, request.method(), request.uri(), request.headers(), peer) {
+    match check(
+        &state,
+        request.method(),
+        request.uri(),
+        request.headers(),
+        peer,
+    ) {
         Ok(()) => next.run(request).await,
         Err(refusal) => {
             tracing::warn!(path = request.uri().path(), %refusal, "admin request refused");
@@ -101,7 +111,9 @@ pub fn check(
 ) -> Result<(), AdminGuardRefusal> {
     let host = request_host(uri, headers);
     if !host_allowed(state, host) {
-        return Err(AdminGuardRefusal::ForeignHost(host.unwrap_or("").to_owned()));
+        return Err(AdminGuardRefusal::ForeignHost(
+            host.unwrap_or("").to_owned(),
+        ));
     }
     let mut with_host = headers.clone();
     if let Some(h) = host.and_then(|h| h.parse().ok()) {
@@ -165,9 +177,10 @@ fn host_allowed(state: &ProviderState, host: Option<&str>) -> bool {
     {
         return true;
     }
-    let own = url::Url::parse(state.base_url())
-        .ok()
-        .and_then(|u| u.host_str().map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase()));
+    let own = url::Url::parse(state.base_url()).ok().and_then(|u| {
+        u.host_str()
+            .map(|h| h.trim_matches(['[', ']']).to_ascii_lowercase())
+    });
     own.as_deref() == Some(name.as_str())
         || state
             .admin_allowed_hosts()

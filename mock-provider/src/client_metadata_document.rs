@@ -174,7 +174,9 @@ impl reqwest::dns::Resolve for FencedResolver {
                 .filter(|a| policy.allows(a.ip()))
                 .collect();
             if addrs.is_empty() {
-                return Err(format!("`{host}` resolves to no address documents may come from").into());
+                return Err(
+                    format!("`{host}` resolves to no address documents may come from").into(),
+                );
             }
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
@@ -188,8 +190,8 @@ fn check_url(client_id: &str, policy: FetchPolicy) -> Result<Url, MetadataDocume
     };
     let url = Url::parse(client_id).map_err(|_| bad("not a URL"))?;
     let loopback_name = redirect_uri::is_loopback_host(&url);
-    let scheme_ok = url.scheme() == "https"
-        || (url.scheme() == "http" && policy.loopback && loopback_name);
+    let scheme_ok =
+        url.scheme() == "https" || (url.scheme() == "http" && policy.loopback && loopback_name);
     if !scheme_ok {
         return Err(bad("it must use https"));
     }
@@ -352,8 +354,11 @@ pub fn parse(client_id: &str, body: &[u8]) -> Result<RegisteredClient, MetadataD
         grant_types,
         allowed_scope,
         refresh_policy: RefreshPolicy::default(),
-        client_name: str_field("client_name")
-            .map(|n| n.chars().take(crate::limits::MAX_CLIENT_NAME_CHARS).collect()),
+        client_name: str_field("client_name").map(|n| {
+            n.chars()
+                .take(crate::limits::MAX_CLIENT_NAME_CHARS)
+                .collect()
+        }),
         origin: ClientOrigin::MetadataDocument,
     })
 }

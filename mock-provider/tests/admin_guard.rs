@@ -52,7 +52,10 @@ async fn post(
 /// is still in the ledger (no reset).
 async fn assert_untouched(provider: &MockProvider) {
     let admin = provider.admin();
-    assert!(admin.faults().await.unwrap().is_empty(), "a fault was added");
+    assert!(
+        admin.faults().await.unwrap().is_empty(),
+        "a fault was added"
+    );
     let clients = admin.clients("default").await.unwrap();
     assert!(clients.iter().all(|c| c.client_id != "evil"), "{clients:?}");
     let ledger = admin.ledger(&LedgerFilter::default()).await.unwrap();
@@ -102,7 +105,10 @@ async fn cross_site_text_plain_posts_are_refused() {
             path,
             &body,
             "text/plain",
-            &[(reqwest::header::HeaderName::from_static("sec-fetch-site"), "cross-site")],
+            &[(
+                reqwest::header::HeaderName::from_static("sec-fetch-site"),
+                "cross-site",
+            )],
         )
         .await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
@@ -212,7 +218,11 @@ async fn configured_hosts_are_answered() {
         "port = 0\n[admin]\nallowed_hosts = [\"mock.ci.internal\"]\n",
     )
     .unwrap();
-    let provider = MockProvider::builder().config(config).start().await.unwrap();
+    let provider = MockProvider::builder()
+        .config(config)
+        .start()
+        .await
+        .unwrap();
     let get = |host: &'static str| {
         let url = format!("{}/__admin/issuers", provider.base_url());
         async move {

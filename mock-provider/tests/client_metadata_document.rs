@@ -238,16 +238,17 @@ async fn fetch_failures_do_not_tell_closed_ports_from_missing_paths() {
 async fn oversized_documents_are_refused() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = Router::new().route(
-        "/big.json",
-        get(|| async { "x".repeat(200 * 1024) }),
-    );
+    let app = Router::new().route("/big.json", get(|| async { "x".repeat(200 * 1024) }));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let provider = provider(true).await;
     let issuer = provider.issuer_url("default").unwrap();
     let answer = authorize_as(&issuer, &format!("{base}/big.json")).await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
-    assert!(answer.body.contains("could not be fetched"), "{}", answer.body);
+    assert!(
+        answer.body.contains("could not be fetched"),
+        "{}",
+        answer.body
+    );
 }
 
 #[tokio::test]
@@ -262,5 +263,8 @@ async fn private_addresses_are_fetched_only_when_configured() {
         "[[issuer]]\nname = \"default\"\n[issuer.policy]\nmetadata_documents_privat = true\n",
     )
     .unwrap_err();
-    assert!(bad.to_string().contains("metadata_documents_privat"), "{bad}");
+    assert!(
+        bad.to_string().contains("metadata_documents_privat"),
+        "{bad}"
+    );
 }

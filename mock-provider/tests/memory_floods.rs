@@ -160,7 +160,10 @@ async fn floods_leave_megabytes_not_hundreds() {
     assert!(high < 16.0, "{high:.1} MB peak");
     // The whole process (provider and client), for the record.
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        for line in status.lines().filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS")) {
+        for line in status
+            .lines()
+            .filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
+        {
             eprintln!("{line}");
         }
     }

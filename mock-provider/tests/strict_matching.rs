@@ -17,11 +17,10 @@ use support::{APP, REDIRECT, http};
 async fn provider_with(policy: IssuerPolicy) -> MockProvider {
     MockProvider::builder()
         .issuer(
-            support::test_issuer("default")
-                .policy(policy)
-                .client(ClientConfig::confidential("rs", "rs-secret").grant_types([
-                    mock_provider::GrantType::ClientCredentials,
-                ])),
+            support::test_issuer("default").policy(policy).client(
+                ClientConfig::confidential("rs", "rs-secret")
+                    .grant_types([mock_provider::GrantType::ClientCredentials]),
+            ),
         )
         .start()
         .await
@@ -77,7 +76,10 @@ async fn loopback_redirect_uris_match_exactly_except_the_port() {
         assert!(answer.location.is_none(), "{variant:?} was redirected to");
     }
     // RFC 8252 7.3: the port may differ for a loopback IP literal.
-    for ok in ["http://127.0.0.1:8765/callback", "http://127.0.0.1:1234/callback"] {
+    for ok in [
+        "http://127.0.0.1:8765/callback",
+        "http://127.0.0.1:1234/callback",
+    ] {
         let answer = support::authorize(&http(), &issuer, &pkce_params(&challenge, ok)).await;
         assert_eq!(answer.status, StatusCode::FOUND, "{ok}: {}", answer.body);
         assert!(answer.location.unwrap().as_str().starts_with(ok));
@@ -162,7 +164,11 @@ async fn resource_values_are_checked_and_required_under_the_policy() {
             let mut params = pkce_params(&challenge, REDIRECT);
             params.push(("resource", bad));
             let answer = support::authorize(&http(), &issuer, &params).await;
-            assert_eq!(answer.params.get("error").map(String::as_str), Some("invalid_target"), "{bad}");
+            assert_eq!(
+                answer.params.get("error").map(String::as_str),
+                Some("invalid_target"),
+                "{bad}"
+            );
             let cc = support::post_form(
                 &http(),
                 &issuer,
@@ -183,7 +189,10 @@ async fn resource_values_are_checked_and_required_under_the_policy() {
     // ...the strict one refuses both requests, at both endpoints.
     let issuer = strict.issuer_url("default").unwrap();
     let answer = support::authorize(&http(), &issuer, &pkce_params(&challenge, REDIRECT)).await;
-    assert_eq!(answer.params.get("error").map(String::as_str), Some("invalid_target"));
+    assert_eq!(
+        answer.params.get("error").map(String::as_str),
+        Some("invalid_target")
+    );
     assert!(answer.params["error_description"].contains("resource"));
     let cc = support::post_form(
         &http(),
@@ -195,7 +204,8 @@ async fn resource_values_are_checked_and_required_under_the_policy() {
     .await;
     assert_eq!(cc.error(), Some("invalid_target"), "{cc:?}");
     let (code, verifier) =
-        support::authorization_code(&http(), &issuer, APP.0, &[("resource", support::RESOURCE)]).await;
+        support::authorization_code(&http(), &issuer, APP.0, &[("resource", support::RESOURCE)])
+            .await;
     let tokens = support::post_form(
         &http(),
         &issuer,
@@ -216,7 +226,10 @@ async fn resource_values_are_checked_and_required_under_the_policy() {
         &issuer,
         "token",
         Some(APP),
-        &[("grant_type", "refresh_token"), ("refresh_token", tokens.str("refresh_token"))],
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens.str("refresh_token")),
+        ],
     )
     .await;
     assert_eq!(refresh.error(), Some("invalid_target"), "{refresh:?}");
@@ -226,7 +239,9 @@ async fn resource_values_are_checked_and_required_under_the_policy() {
 async fn the_ledger_records_the_discovery_form_and_strict_serves_only_the_specified_ones() {
     let lenient = provider_with(IssuerPolicy::default()).await;
     let strict = provider_with(IssuerPolicy::default().strict()).await;
-    for (provider, appended_status) in [(&lenient, StatusCode::OK), (&strict, StatusCode::NOT_FOUND)] {
+    for (provider, appended_status) in
+        [(&lenient, StatusCode::OK), (&strict, StatusCode::NOT_FOUND)]
+    {
         let base = provider.base_url();
         for (path, form, status) in [
             (
@@ -281,7 +296,10 @@ async fn the_ledger_records_what_an_authorization_request_sent() {
     assert_eq!(e.response_mode.as_deref(), Some("query"));
     assert_eq!(e.resource, vec![support::RESOURCE]);
     let json = serde_json::to_string(&e).unwrap();
-    assert!(!json.contains("s-123456"), "the state value is never kept: {json}");
+    assert!(
+        !json.contains("s-123456"),
+        "the state value is never kept: {json}"
+    );
 
     // Without state or scope: the ledger says so, and the grant is what
     // the client may have (every scope), unless default_scopes is set.
@@ -315,7 +333,11 @@ async fn unsupported_response_modes_are_refused() {
         let mut params = pkce_params(&challenge, REDIRECT);
         params.push(("response_mode", mode));
         let answer = support::authorize(&http(), &issuer, &params).await;
-        assert_eq!(answer.params.get("error").map(String::as_str), Some("invalid_request"), "{mode}");
+        assert_eq!(
+            answer.params.get("error").map(String::as_str),
+            Some("invalid_request"),
+            "{mode}"
+        );
         assert!(!answer.params.contains_key("code"), "{mode}");
         let e = last_entry(&provider, Endpoint::Authorize).await;
         assert_eq!(e.response_mode.as_deref(), Some(mode));
@@ -339,7 +361,14 @@ async fn introspection_can_be_limited_to_resource_servers() {
     )
     .await;
     let token = token.str("access_token").to_owned();
-    let as_app = support::post_form(&http(), &issuer, "introspect", Some(APP), &[("token", &token)]).await;
+    let as_app = support::post_form(
+        &http(),
+        &issuer,
+        "introspect",
+        Some(APP),
+        &[("token", &token)],
+    )
+    .await;
     assert_eq!(as_app.status, StatusCode::FORBIDDEN, "{as_app:?}");
     assert_eq!(as_app.error(), Some("unauthorized_client"));
     let as_rs = support::post_form(
@@ -363,7 +392,11 @@ async fn login_hints_with_control_characters_never_become_subjects() {
         let mut params = pkce_params(&challenge, REDIRECT);
         params.push(("login_hint", hint));
         let answer = support::authorize(&http(), &issuer, &params).await;
-        assert_eq!(answer.params.get("error").map(String::as_str), Some("invalid_request"), "{hint:?}");
+        assert_eq!(
+            answer.params.get("error").map(String::as_str),
+            Some("invalid_request"),
+            "{hint:?}"
+        );
         assert!(!answer.params.contains_key("code"));
     }
 }
@@ -378,7 +411,10 @@ async fn invalid_client_is_one_answer_with_a_challenge() {
     let attempts = [
         vec![("client_id", APP.0), ("client_secret", APP.1)],
         vec![("client_id", "nobody"), ("client_secret", "x")],
-        vec![("client_id", support::POST_APP.0), ("client_secret", "wrong")],
+        vec![
+            ("client_id", support::POST_APP.0),
+            ("client_secret", "wrong"),
+        ],
         vec![("client_id", APP.0)],
     ];
     let mut descriptions = Vec::new();
@@ -388,14 +424,23 @@ async fn invalid_client_is_one_answer_with_a_challenge() {
         let a = support::post_form(&http(), &issuer, "token", None, &form).await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{a:?}");
         assert_eq!(a.error(), Some("invalid_client"));
-        let challenge = a.headers[reqwest::header::WWW_AUTHENTICATE].to_str().unwrap();
+        let challenge = a.headers[reqwest::header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap();
         assert!(challenge.starts_with("Basic "), "{challenge}");
         let d = a.str("error_description").to_owned();
-        assert!(!d.contains("client_secret_basic") && !d.contains("registered"), "{d}");
+        assert!(
+            !d.contains("client_secret_basic") && !d.contains("registered"),
+            "{d}"
+        );
         descriptions.push(d);
     }
     descriptions.dedup();
-    assert_eq!(descriptions.len(), 1, "one description for every cause: {descriptions:?}");
+    assert_eq!(
+        descriptions.len(),
+        1,
+        "one description for every cause: {descriptions:?}"
+    );
     // The ledger still tells the operator which method was presented.
     let e = last_entry(&provider, Endpoint::Token).await;
     assert_eq!(e.client_auth, Some(mock_provider::AuthMethod::None));
@@ -406,7 +451,9 @@ async fn the_authorize_error_page_carries_the_page_headers() {
     let provider = provider_with(IssuerPolicy::default()).await;
     let issuer = provider.issuer_url("default").unwrap();
     let r = http()
-        .get(format!("{issuer}/authorize?client_id=nobody&response_type=code"))
+        .get(format!(
+            "{issuer}/authorize?client_id=nobody&response_type=code"
+        ))
         .send()
         .await
         .unwrap();
@@ -415,6 +462,9 @@ async fn the_authorize_error_page_carries_the_page_headers() {
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["x-content-type-options"], "nosniff");
     let csp = h["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"), "{csp}");
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
     assert_eq!(h["cache-control"], "no-store");
 }
