@@ -2,12 +2,128 @@
 //! `WWW-Authenticate` challenge, the JSON-RPC outcome, JSON fields, and the
 //! session-id rules. Messages say what was expected and what came.
 
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::mcp_client::Answer;
-use crate::scenario::{Expect, JsonRpcOutcome};
 use crate::template::Vars;
 use crate::www_authenticate;
+
+/// An expected status: one code, several, or a class like `4xx`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StatusSpec {
+    /// Exactly this.
+    Code(u16),
+    /// Any of these.
+    Codes(Vec<u16>),
+    /// `2xx`, `4xx`...
+    Class(String),
+}
+
+impl StatusSpec {
+    /// Whether `status` matches.
+    pub fn accepts(&self, status: u16) -> bool {
+        match self {
+            Self::Code(c) => *c == status,
+            Self::Codes(cs) => cs.contains(&status),
+            Self::Class(c) => c
+                .chars()
+                .next()
+                .and_then(|d| d.to_digit(10))
+                .is_some_and(|d| u32::from(status / 100) == d),
+        }
+    }
+}
+
+impl fmt::Display for StatusSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(c) => write!(f, "{c}"),
+            Self::Codes(cs) => write!(
+                f,
+                "one of {}",
+                cs.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")
+            ),
+            Self::Class(c) => f.write_str(c),
+        }
+    }
+}
+
+/// What a `WWW-Authenticate` challenge must say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeExpect {
+    /// The auth scheme (compared case-insensitively).
+    #[serde(default)]
+    pub scheme: Option<String>,
+    /// The `error` parameter.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Parameters that must be present.
+    #[serde(default)]
+    pub params: Vec<String>,
+    /// The `scope` parameter must contain these scopes (template).
+    #[serde(default)]
+    pub scope_includes: Option<String>,
+    /// The `scope` parameter, if any, must name none of these (template).
+    #[serde(default)]
+    pub scope_excludes: Option<String>,
+    /// `resource_metadata` must point at a document whose `resource` is the
+    /// server's canonical URI.
+    #[serde(default)]
+    pub resource_metadata_resolves: bool,
+}
+
+/// Whether the JSON-RPC answer is a result or an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JsonRpcOutcome {
+    /// A `result`.
+    Result,
+    /// An `error`, or a tool result with `isError: true`.
+    Error,
+}
+
+/// What a response must look like.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The status.
+    #[serde(default)]
+    pub status: Option<StatusSpec>,
+    /// The `WWW-Authenticate` challenge.
+    #[serde(default)]
+    pub challenge: Option<ChallengeExpect>,
+    /// The JSON-RPC outcome.
+    #[serde(default)]
+    pub jsonrpc: Option<JsonRpcOutcome>,
+    /// The JSON-RPC result's text must contain this (template).
+    #[serde(default)]
+    pub result_contains: Option<String>,
+    /// The answer (a tool error's text or a JSON-RPC error's message) must
+    /// tell the user to authorize again: it contains one of the profile's
+    /// `[upstream] reauth_hints`, compared case-insensitively.
+    #[serde(default)]
+    pub says_reauth_required: bool,
+    /// JSON pointer -> expected string value (template).
+    #[serde(default)]
+    pub json: BTreeMap<String, String>,
+    /// JSON pointer -> a value the array there must contain (template).
+    #[serde(default)]
+    pub json_contains: BTreeMap<String, String>,
+    /// JSON pointer -> a value the array there, if any, must not contain
+    /// (template).
+    #[serde(default)]
+    pub json_excludes: BTreeMap<String, String>,
+    /// The media type of the answer (`application/json`), compared without
+    /// parameters and case.
+    #[serde(default)]
+    pub content_type: Option<String>,
+}
 
 fn render(vars: &Vars, t: &str) -> Result<String, String> {
     vars.render(t).map_err(|e| format!("scenario error: {e}"))

@@ -21,7 +21,7 @@ pub mod runner;
 pub mod scenario;
 pub mod secret_book;
 pub mod spec_version;
-pub mod step_runner;
+pub mod steps;
 pub mod target_server;
 pub mod template;
 pub mod terminal_report;

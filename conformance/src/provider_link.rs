@@ -8,8 +8,31 @@ use mock_provider::admin_api::IssuerInfo;
 use mock_provider::{
     AdminClient, ClientConfig, GrantType, IssuerConfig, MockProvider, SigningAlgorithm,
 };
+use serde::{Deserialize, Serialize};
 
-use crate::scenario::IssuerRole;
+/// The issuers the suite's provider runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssuerRole {
+    /// The server's authorization server.
+    #[default]
+    Trusted,
+    /// Another, perfectly valid issuer the server does not trust.
+    Other,
+    /// The issuer of the server's upstream API.
+    Upstream,
+}
+
+impl IssuerRole {
+    /// The issuer's name at the provider.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Trusted => "trusted",
+            Self::Other => "other",
+            Self::Upstream => "upstream",
+        }
+    }
+}
 
 /// The confidential client the server may use for introspection.
 pub const INTROSPECTION_CLIENT: &str = "mcp-resource-server";

@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::report::{RunReport, ScenarioResult, Verdict};
 use crate::run_context::RunContext;
 use crate::scenario::{Requirement, Scenario};
-use crate::step_runner::{FailureKind, StepFailure, run_scenario};
+use crate::steps::{FailureKind, StepFailure, run_scenario};
 
 /// What to run.
 #[derive(Debug, Clone, Default)]

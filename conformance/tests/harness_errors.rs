@@ -25,6 +25,7 @@ expect = { status = 401 }
 const BROKEN_FAULT: &str = r#"
 [[step]]
 kind = "fault"
+issuer = "upstream"
 endpoint = "tokne"
 action = { kind = "latency", millis = 10 }
 "#;
@@ -152,6 +153,46 @@ fn an_unknown_placeholder_is_a_load_error_naming_the_step() {
         stderr.contains("step[0]: unknown placeholder `{token.nope}`"),
         "{stderr}"
     );
+}
+
+#[test]
+fn an_unknown_step_kind_is_a_load_error_naming_the_kind() {
+    let text = scenario("kind_typo", RESTARTS)
+        .replace("kind = \"restart_server\"", "kind = \"restart_sever\"");
+    let stderr = load_error("kind_typo.toml", &text);
+    assert!(stderr.contains("kind_typo.toml"), "{stderr}");
+    assert!(stderr.contains("restart_sever"), "{stderr}");
+    assert!(
+        stderr.contains("restart_server"),
+        "the known kinds are listed: {stderr}"
+    );
+}
+
+#[test]
+fn an_http_method_typo_is_a_load_error_naming_the_field() {
+    let text = scenario(
+        "method_typo",
+        "\n[[step]]\nkind = \"http\"\nmethod = \"GE T\"\nurl = \"{prm_url}\"\n",
+    );
+    let stderr = load_error("method_typo.toml", &text);
+    assert!(stderr.contains("method_typo.toml"), "{stderr}");
+    assert!(
+        stderr.contains("step[0].method: `GE T` is not an HTTP method"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_fault_step_must_name_its_issuer() {
+    let text = scenario(
+        "fault_issuer",
+        &BROKEN_FAULT
+            .replace("issuer = \"upstream\"\n", "")
+            .replace("tokne", "token"),
+    );
+    let stderr = load_error("fault_issuer.toml", &text);
+    assert!(stderr.contains("fault_issuer.toml"), "{stderr}");
+    assert!(stderr.contains("missing field `issuer`"), "{stderr}");
 }
 
 /// A server that speaks 2025-11-25 only: a request in any other protocol

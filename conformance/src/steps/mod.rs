@@ -1,0 +1,358 @@
+//! The step kinds of a scenario, one module each. A module holds its step's
+//! serde struct (what a scenario file says, `deny_unknown_fields`), its
+//! load-time check (against what earlier steps minted and saved) and its
+//! `run`. [`Step`] only dispatches. To add a step kind: write
+//! `steps/<kind>.rs` with a `//!` doc that opens with ``kind = "<kind>"``,
+//! a struct with `check` and `run`, and add its line to [`Step`] (and its
+//! `mod`); `docs/steps.md` is generated from the modules' docs
+//! (`UPDATE_STEP_DOCS=1 cargo test -p conformance --test step_docs`).
+//!
+//! A run keeps its state in [`ScenarioRun`]: the run's context (profile,
+//! provider, MCP client, server), the template variables, saved sessions
+//! and the exchanges that become evidence. A step that fails says whose
+//! problem it is ([`StepError`]): the server's (FAIL), the suite's
+//! (ERROR) or a precondition's (not meaningful).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::evidence::RawExchange;
+use crate::expectation::{Expect, StatusSpec};
+use crate::run_context::RunContext;
+use crate::scenario::Scenario;
+use crate::template::Vars;
+
+/// A server failure: `StepError::from(format!(..))`.
+macro_rules! server {
+    ($($arg:tt)*) => {
+        $crate::steps::StepError::from(format!($($arg)*))
+    };
+}
+
+/// The suite's own problem: `StepError::harness(format!(..))`.
+macro_rules! harness {
+    ($($arg:tt)*) => {
+        $crate::steps::StepError::harness(format!($($arg)*))
+    };
+}
+
+mod concurrent;
+mod expire_upstream_tokens;
+mod fault;
+mod http;
+mod leak_scan;
+mod ledger;
+mod mcp;
+mod mint;
+mod restart_server;
+mod revoke;
+mod rotate_keys;
+mod session_ids;
+mod step_error;
+mod token_store;
+mod wait;
+mod wait_jwks_cooldown;
+
+pub use concurrent::ConcurrentStep;
+pub use expire_upstream_tokens::ExpireUpstreamTokensStep;
+pub use fault::FaultStep;
+pub use http::HttpStep;
+pub use leak_scan::{LeakScanStep, LeakScope};
+pub use ledger::{LedgerExpect, LedgerStep};
+pub use mcp::{McpCall, McpStep};
+pub use mint::{MintStep, OneOrMany, StagedKey};
+pub use restart_server::RestartServerStep;
+pub use revoke::RevokeStep;
+pub use rotate_keys::RotateKeysStep;
+pub use session_ids::SessionIdsStep;
+pub use step_error::{FailureKind, StepError, StepFailure};
+pub use token_store::TokenStoreStep;
+pub use wait::{MAX_WAIT_MILLIS, WaitStep};
+pub use wait_jwks_cooldown::WaitJwksCooldownStep;
+
+/// A step: `kind` picks the module.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Step {
+    /// Add a fault rule.
+    Fault(FaultStep),
+    /// Concurrent MCP calls.
+    Concurrent(ConcurrentStep),
+    /// The server's upstream access tokens stop working now.
+    ExpireUpstreamTokens(ExpireUpstreamTokensStep),
+    /// Let time pass (a `Retry-After`, a token lifetime).
+    Wait(WaitStep),
+    /// Wait until the server may refetch the trusted issuer's JWKS.
+    WaitJwksCooldown(WaitJwksCooldownStep),
+    /// Check the provider's ledger.
+    Ledger(LedgerStep),
+    /// Stop the server and start it again.
+    RestartServer(RestartServerStep),
+    /// Check the token store's files.
+    TokenStore(TokenStoreStep),
+    /// Mint a token.
+    Mint(MintStep),
+    /// Revoke a minted token at the provider.
+    Revoke(RevokeStep),
+    /// Rotate an issuer's key.
+    RotateKeys(RotateKeysStep),
+    /// An MCP request.
+    Mcp(McpStep),
+    /// A raw HTTP request.
+    Http(HttpStep),
+    /// Judge session ids.
+    SessionIds(SessionIdsStep),
+    /// Scan for leaked secrets.
+    LeakScan(LeakScanStep),
+}
+
+/// Why a step cannot run, found when its scenario loads: the field at
+/// fault, when one is, and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {reason}", field.map(|f| format!(".{f}")).unwrap_or_default())]
+pub struct CheckError {
+    /// The field (`count`, `expect.status`), or none for the step as a
+    /// whole.
+    pub field: Option<&'static str>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl CheckError {
+    /// A field's value is wrong.
+    pub fn field(field: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            field: Some(field),
+            reason: reason.into(),
+        }
+    }
+
+    /// The step as a whole is wrong.
+    pub fn step(reason: impl Into<String>) -> Self {
+        Self {
+            field: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What a load-time check knows: the tokens minted and the sessions saved
+/// by the steps before.
+#[derive(Debug, Default)]
+pub struct LoadContext {
+    /// Names of minted tokens.
+    pub tokens: BTreeSet<String>,
+    /// Names of saved sessions.
+    pub sessions: BTreeSet<String>,
+}
+
+impl LoadContext {
+    /// `Ok` when `name` was minted by an earlier step; `field` names the
+    /// field in the error.
+    pub fn minted(&self, field: &'static str, name: &str) -> Result<(), CheckError> {
+        if self.tokens.contains(name) {
+            Ok(())
+        } else {
+            Err(CheckError::field(
+                field,
+                format!("`{name}` is not minted by an earlier step"),
+            ))
+        }
+    }
+
+    /// Whether `{name}` is a placeholder the run or an earlier step
+    /// defines.
+    fn knows_placeholder(&self, name: &str) -> bool {
+        crate::template::RUN_PLACEHOLDERS.contains(&name)
+            || crate::template::is_repeat(name)
+            || name == "call.subject"
+            || name
+                .strip_prefix("token.")
+                .or_else(|| name.strip_prefix("subject."))
+                .is_some_and(|t| self.tokens.contains(t))
+            || name
+                .strip_prefix("session.")
+                .is_some_and(|s| self.sessions.contains(s))
+    }
+}
+
+impl Step {
+    /// What the step expects of an answer, if it judges one.
+    pub fn expect(&self) -> Option<&Expect> {
+        match self {
+            Self::Mcp(m) => Some(&m.expect),
+            Self::Http(h) => Some(&h.expect),
+            Self::Concurrent(c) => Some(&c.expect),
+            _ => None,
+        }
+    }
+
+    /// Whether the step only sets the scene: its failure makes the
+    /// scenario not meaningful rather than failed.
+    pub fn is_precondition(&self) -> bool {
+        match self {
+            Self::Mcp(m) => m.precondition,
+            Self::Http(h) => h.precondition,
+            _ => false,
+        }
+    }
+
+    /// The load-time check: the kind's own, then what every step shares
+    /// (status classes, placeholders).
+    pub fn check(&self, load: &mut LoadContext) -> Result<(), CheckError> {
+        match self {
+            Self::Fault(s) => s.check(load),
+            Self::Concurrent(s) => s.check(load),
+            Self::ExpireUpstreamTokens(s) => s.check(load),
+            Self::Wait(s) => s.check(load),
+            Self::WaitJwksCooldown(s) => s.check(load),
+            Self::Ledger(s) => s.check(load),
+            Self::RestartServer(s) => s.check(load),
+            Self::TokenStore(s) => s.check(load),
+            Self::Mint(s) => s.check(load),
+            Self::Revoke(s) => s.check(load),
+            Self::RotateKeys(s) => s.check(load),
+            Self::Mcp(s) => s.check(load),
+            Self::Http(s) => s.check(load),
+            Self::SessionIds(s) => s.check(load),
+            Self::LeakScan(s) => s.check(load),
+        }?;
+        if let Some(StatusSpec::Class(c)) = self.expect().and_then(|e| e.status.as_ref())
+            && !matches!(c.as_str(), "1xx" | "2xx" | "3xx" | "4xx" | "5xx")
+        {
+            return Err(CheckError::field(
+                "expect.status",
+                format!("`{c}` is not a status class (1xx-5xx) or a code"),
+            ));
+        }
+        // Every `{...}` in the step's strings must be a placeholder the run
+        // or an earlier step defines: a typo is a load error, not a FAIL
+        // charged to the server.
+        let mut strings = Vec::new();
+        collect_strings(
+            &serde_json::to_value(self).unwrap_or(Value::Null),
+            &mut strings,
+        );
+        for text in strings {
+            for name in crate::template::placeholders(&text) {
+                if !load.knows_placeholder(name) {
+                    return Err(CheckError::step(format!(
+                        "unknown placeholder `{{{name}}}` (known: {}, token.NAME and subject.NAME of a token minted earlier, session.NAME of a session saved earlier, call.subject, repeat:X:N)",
+                        crate::template::RUN_PLACEHOLDERS.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn run(&self, run: &mut ScenarioRun<'_>) -> Result<(), StepError> {
+        match self {
+            Self::Fault(s) => s.run(run).await,
+            Self::Concurrent(s) => s.run(run).await,
+            Self::ExpireUpstreamTokens(s) => s.run(run).await,
+            Self::Wait(s) => s.run(run).await,
+            Self::WaitJwksCooldown(s) => s.run(run).await,
+            Self::Ledger(s) => s.run(run).await,
+            Self::RestartServer(s) => s.run(run).await,
+            Self::TokenStore(s) => s.run(run),
+            Self::Mint(s) => s.run(run).await,
+            Self::Revoke(s) => s.run(run).await,
+            Self::RotateKeys(s) => s.run(run).await,
+            Self::Mcp(s) => s.run(run).await,
+            Self::Http(s) => s.run(run).await,
+            Self::SessionIds(s) => s.run(run).await,
+            Self::LeakScan(s) => s.run(run).await,
+        }
+    }
+}
+
+/// Every string in `v`, keys aside.
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
+    }
+}
+
+/// One scenario in progress: what its steps share.
+pub struct ScenarioRun<'a> {
+    ctx: &'a mut RunContext,
+    vars: Vars,
+    sessions: BTreeMap<String, String>,
+    exchanges: Vec<RawExchange>,
+    /// The provider ledger's last `seq` at the previous `ledger` step.
+    ledger_mark: Option<u64>,
+}
+
+/// Runs `scenario`; `Ok` when every expectation held.
+pub async fn run_scenario(ctx: &mut RunContext, scenario: &Scenario) -> Result<(), StepFailure> {
+    let mut vars = ctx.vars.clone();
+    vars.set("spec_version", ctx.client.version().as_str());
+    let mut run = ScenarioRun {
+        ctx,
+        vars,
+        sessions: BTreeMap::new(),
+        exchanges: Vec::new(),
+        ledger_mark: None,
+    };
+    for (i, step) in scenario.steps.iter().enumerate() {
+        run.exchanges.clear();
+        if let Err(e) = step.run(&mut run).await {
+            return Err(StepFailure {
+                step: i,
+                kind: match e.kind {
+                    FailureKind::Server if step.is_precondition() => FailureKind::Precondition,
+                    kind => kind,
+                },
+                message: e.message,
+                evidence: std::mem::take(&mut run.exchanges),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl ScenarioRun<'_> {
+    fn render(&self, text: &str) -> Result<String, StepError> {
+        self.vars.render(text).map_err(|e| harness!("{e}"))
+    }
+
+    /// `value` with every string in it rendered.
+    fn render_json(&self, value: &Value) -> Result<Value, StepError> {
+        Ok(match value {
+            Value::String(s) => Value::String(self.render(s)?),
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .map(|v| self.render_json(v))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(o) => Value::Object(
+                o.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.render_json(v)?)))
+                    .collect::<Result<_, StepError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// Keeps an exchange: for the leak scan, and as the step's evidence.
+    fn record(&mut self, raw: &RawExchange) {
+        self.ctx
+            .responses
+            .push((raw.request.clone(), raw.response_text()));
+        self.exchanges.push(raw.clone());
+    }
+
+    /// The server's own client at the upstream issuer.
+    fn upstream_client(&self) -> Result<String, StepError> {
+        self.ctx
+            .upstream_client
+            .clone()
+            .ok_or_else(|| harness!("needs an [upstream] profile section"))
+    }
+}
