@@ -10,8 +10,8 @@ use url::Url;
 
 use crate::mcp_client::McpClient;
 use crate::profile::{TargetProfile, UpstreamSection};
+use crate::provider_link::IssuerRole;
 use crate::provider_link::{INTROSPECTION_CLIENT, ProviderLink};
-use crate::scenario::IssuerRole;
 use crate::secret_book::SecretBook;
 use crate::spec_version::SpecVersion;
 use crate::target_server::{LaunchSpec, TargetError, TargetServer, free_port};

@@ -257,7 +257,7 @@ pub async fn run(
                     message,
                     evidence: Vec::new(),
                 }),
-                Ok(()) => run_scenario(ctx, s).await,
+                Ok(()) => run_scenario(ctx, &s.steps).await,
             };
             if let Err(f) = outcome {
                 let crashed = ctx.server.as_mut().is_some_and(|srv| !srv.is_running());

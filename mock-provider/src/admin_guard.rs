@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::csrf_token;
-use crate::server::ProviderState;
+use crate::provider_state::ProviderState;
 
 /// Why the guard refused a request: one variant per failure, each with its
 /// status.

@@ -13,24 +13,23 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use url::Url;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
 
 use crate::authorization_code::CodeGrant;
+use crate::authorization_response;
 use crate::client_registry::{GrantType, RegisteredClient};
+use crate::consent_mode::Consent;
 use crate::consent_page;
-use crate::consent_policy::Consent;
 use crate::exchange::{Exchange, error_response, fault_outcome};
 use crate::fault_plan::{Endpoint, ResponseFault};
 use crate::issuer::{Issuer, now};
 use crate::ledger::{ConsentDecision, ConsentRecord, LedgerDraft};
 use crate::oauth_error::{ErrorCode, OAuthError};
 use crate::pkce;
+use crate::provider_state::ProviderState;
 use crate::request_params::RequestParams;
 use crate::resource_indicator;
-use crate::secret::Secret;
-use crate::server::ProviderState;
 use crate::token_family::Grant;
 
 /// `GET|POST /{issuer}/authorize`
@@ -90,7 +89,12 @@ pub async fn authorize_handler(
             }) => {
                 tracing::info!(issuer = issuer.name(), error = %error.code(), "authorization request refused");
                 ex.draft.outcome = Some(error.code().as_str().to_owned());
-                redirect_error(&issuer, &redirect_uri, state.as_deref(), &error)
+                authorization_response::redirect_error(
+                    &issuer,
+                    &redirect_uri,
+                    state.as_deref(),
+                    &error,
+                )
             }
         },
     };
@@ -171,61 +175,12 @@ async fn authorize(
         ));
     }
     draft.granted_scope = Some(code.grant.scope.to_string());
-    Ok(issue_code(issuer, code, &redirect_uri, state.as_deref()))
-}
-
-/// Issues a code for an approved request and redirects to the client with
-/// `code`, `state` and `iss` (RFC 6749 4.1.2, RFC 9207 2): the end of the
-/// headless path and of an approval on the consent page alike.
-pub(crate) fn issue_code(
-    issuer: &Issuer,
-    code: CodeGrant,
-    redirect_uri: &str,
-    state: Option<&str>,
-) -> Response {
-    let client_id = code.grant.client_id.clone();
-    let value = Secret::generate(32);
-    let now = now();
-    {
-        let mut grants = issuer.grants();
-        grants
-            .codes
-            .insert(value.hash(), code, now, issuer.settings().code_ttl);
-        grants.touch(now);
-    }
-    tracing::info!(
-        issuer = issuer.name(),
-        client_id = %client_id,
-        code = %value.fingerprint(),
-        "authorization code issued"
-    );
-    redirect(
-        redirect_uri,
-        &[
-            ("code", Some(value.expose())),
-            ("state", state),
-            ("iss", Some(issuer.url())),
-        ],
-    )
-}
-
-/// Sends an error to the client's redirect URI with `state` and `iss`
-/// (RFC 6749 4.1.2.1, RFC 9207 2).
-pub(crate) fn redirect_error(
-    issuer: &Issuer,
-    redirect_uri: &str,
-    state: Option<&str>,
-    error: &OAuthError,
-) -> Response {
-    redirect(
-        redirect_uri,
-        &[
-            ("error", Some(error.code().as_str())),
-            ("error_description", Some(error.description())),
-            ("state", state),
-            ("iss", Some(issuer.url())),
-        ],
-    )
+    Ok(authorization_response::issue_code(
+        issuer,
+        code,
+        &redirect_uri,
+        state.as_deref(),
+    ))
 }
 
 /// Everything after the client and redirect URI are known good.
@@ -296,28 +251,6 @@ fn check_request(
             auth_time: now(),
         },
     })
-}
-
-fn redirect(base: &str, params: &[(&str, Option<&str>)]) -> Response {
-    let Ok(mut url) = Url::parse(base) else {
-        return error_page("the redirect URI cannot be parsed");
-    };
-    {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in params {
-            if let Some(v) = v {
-                q.append_pair(k, v);
-            }
-        }
-    }
-    let mut response = StatusCode::FOUND.into_response();
-    if let Ok(location) = HeaderValue::from_str(url.as_str()) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// The 400 page for a request that cannot be sent back to the client, with

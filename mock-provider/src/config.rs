@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 
 use crate::access_token::REGISTERED_CLAIMS;
 use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClient};
-use crate::consent_policy::{Consent, DEFAULT_CONSENT_TTL_SECS};
+use crate::consent_mode::{Consent, DEFAULT_CONSENT_TTL_SECS};
 use crate::fault_plan::FaultRule;
 use crate::issuer_policy::IssuerPolicy;
 use crate::redirect_uri;

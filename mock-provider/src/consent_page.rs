@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use url::Url;
 
 use crate::authorization_code::CodeGrant;
-use crate::authorize_endpoint::{issue_code, redirect_error};
+use crate::authorization_response::{issue_code, redirect_error};
 use crate::client_registry::{ClientOrigin, RegisteredClient};
 use crate::config::check_subject;
 use crate::csrf_token::{self, CsrfError, PresentedCsrf};
@@ -30,8 +30,8 @@ use crate::issuer::{Issuer, now};
 use crate::ledger::{ConsentDecision, ConsentRecord};
 use crate::oauth_error::{ErrorCode, OAuthError};
 use crate::pending_authorization::{PendingAuthorization, PendingError};
+use crate::provider_state::ProviderState;
 use crate::request_params::RequestParams;
-use crate::server::ProviderState;
 
 /// The path the consent form posts to, under the issuer.
 pub const CONSENT_PATH: &str = "authorize/consent";
@@ -186,7 +186,7 @@ pub(crate) fn show(
 ) -> Response {
     let policy = provider.consent_policy(issuer.name());
     let ttl = policy.map(|p| p.pending_ttl()).unwrap_or_else(|| {
-        std::time::Duration::from_secs(crate::consent_policy::DEFAULT_CONSENT_TTL_SECS)
+        std::time::Duration::from_secs(crate::consent_mode::DEFAULT_CONSENT_TTL_SECS)
     });
     let mut users = policy.map(|p| p.offered_users()).unwrap_or_default();
     let preselected = code.grant.subject.clone();

@@ -16,7 +16,7 @@ use crate::exchange::Exchange;
 use crate::fault_plan::Endpoint;
 use crate::issuer::Issuer;
 use crate::ledger::DiscoveryForm;
-use crate::server::ProviderState;
+use crate::provider_state::ProviderState;
 
 /// The metadata document of an issuer.
 pub fn metadata(issuer: &Issuer) -> Value {
@@ -61,7 +61,7 @@ pub async fn metadata_handler(
     };
     ex.draft.discovery = Some(form);
     if !form.is_specified() && ex.issuer.settings().policy.strict_discovery {
-        let r = crate::server::not_found(
+        let r = crate::provider_state::not_found(
             "this issuer serves RFC 8414 metadata at /.well-known/oauth-authorization-server/{issuer} (path inserted), not appended",
         );
         return ex.finish(r);

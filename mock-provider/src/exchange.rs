@@ -15,9 +15,9 @@ use crate::fault_plan::{AppliedFaults, Endpoint, RequestFacts, ResponseFault};
 use crate::issuer::Issuer;
 use crate::ledger::LedgerDraft;
 use crate::oauth_error::OAuthError;
+use crate::provider_state::ProviderState;
 use crate::request_params::RequestParams;
 use crate::secret::TokenHash;
-use crate::server::ProviderState;
 
 /// A request being answered.
 pub struct Exchange {

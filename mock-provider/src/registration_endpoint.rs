@@ -20,11 +20,11 @@ use crate::limits::{
     MAX_CLIENT_NAME_CHARS, MAX_DYNAMIC_CLIENTS, MAX_REDIRECT_URIS, MAX_REGISTRATION_BYTES,
 };
 use crate::oauth_error::{ErrorCode, OAuthError};
+use crate::provider_state::ProviderState;
 use crate::redirect_uri;
 use crate::request_params::{read_body, require_content_type};
 use crate::scope::ScopeSet;
 use crate::secret::{Secret, random_base64url};
-use crate::server::ProviderState;
 use crate::token_family::RefreshPolicy;
 
 /// Metadata fields echoed back as registered (RFC 7591 2).
@@ -57,7 +57,9 @@ pub async fn register_handler(
     let issuer = match state.issuer(&name) {
         Ok(i) if i.settings().dynamic_registration => i,
         Ok(_) => {
-            return crate::server::not_found("dynamic client registration is off for this issuer");
+            return crate::provider_state::not_found(
+                "dynamic client registration is off for this issuer",
+            );
         }
         Err(not_found) => return not_found,
     };

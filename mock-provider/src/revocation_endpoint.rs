@@ -15,9 +15,9 @@ use crate::exchange::{Exchange, no_store};
 use crate::fault_plan::Endpoint;
 use crate::issuer::{Issuer, now};
 use crate::oauth_error::OAuthError;
+use crate::provider_state::ProviderState;
 use crate::request_params::RequestParams;
 use crate::secret::TokenHash;
-use crate::server::ProviderState;
 
 /// `POST /{issuer}/revoke`
 pub async fn revoke_handler(

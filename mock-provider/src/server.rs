@@ -1,205 +1,26 @@
-//! The running provider: [`MockProvider`] and its builder, the router that
-//! serves every issuer, and start/stop.
+//! The running provider: [`MockProvider`] and its builder: configuration
+//! checked, keys loaded, the socket bound, the state built, the router
+//! ([`crate::router`]) served until stop.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use axum::Json;
-use axum::Router;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::admin_client::AdminClient;
-use crate::authorize_endpoint::authorize_handler;
 use crate::config::{ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig};
-use crate::consent_page::consent_handler;
 use crate::consent_policy::ConsentPolicy;
-use crate::discovery::{jwks_handler, metadata_handler};
-use crate::fault_plan::{FaultPlan, FaultRule};
-use crate::introspection_endpoint::introspect_handler;
+use crate::fault_plan::FaultPlan;
 use crate::issuer::Issuer;
-use crate::ledger::{DiscoveryForm, Ledger};
+use crate::ledger::Ledger;
 use crate::pending_authorization::PendingAuthorizations;
+use crate::provider_state::ProviderState;
 use crate::refresh_barrier::RefreshBarriers;
-use crate::registration_endpoint::register_handler;
-use crate::revocation_endpoint::revoke_handler;
 use crate::secret::Secret;
 use crate::tls::{TlsError, TlsIdentity};
-use crate::token_endpoint::token_handler;
-use crate::upstream_api::upstream_handler;
-
-/// What every handler shares: the issuers by name, the fault plan, the
-/// ledger, the refresh barriers, the consent rules and pending consent
-/// requests.
-#[derive(Debug)]
-pub struct ProviderState {
-    base_url: String,
-    issuers: BTreeMap<String, Arc<Issuer>>,
-    faults: FaultPlan,
-    initial_faults: Vec<FaultRule>,
-    ledger: Ledger,
-    barriers: RefreshBarriers,
-    admin_secret: Option<Secret>,
-    admin_allowed_hosts: Vec<String>,
-    consent: BTreeMap<String, ConsentPolicy>,
-    pending: PendingAuthorizations,
-    /// The CSRF token of the admin state page's forms: made at start, only
-    /// ever shown to those the admin guard lets read the page.
-    admin_form_token: Secret,
-}
-
-impl ProviderState {
-    /// The fault plan.
-    pub fn faults(&self) -> &FaultPlan {
-        &self.faults
-    }
-
-    /// The ledger.
-    pub fn ledger(&self) -> &Ledger {
-        &self.ledger
-    }
-
-    /// The refresh barriers.
-    pub fn barriers(&self) -> &RefreshBarriers {
-        &self.barriers
-    }
-
-    /// The admin API's bearer secret, if one is configured.
-    pub fn admin_secret(&self) -> Option<&Secret> {
-        self.admin_secret.as_ref()
-    }
-
-    /// Host names the admin API answers besides loopback and its own
-    /// address (`admin.allowed_hosts`).
-    pub fn admin_allowed_hosts(&self) -> &[String] {
-        &self.admin_allowed_hosts
-    }
-
-    /// The consent rules of the named issuer.
-    pub fn consent_policy(&self, issuer: &str) -> Option<&ConsentPolicy> {
-        self.consent.get(issuer)
-    }
-
-    /// Authorization requests waiting on the consent page.
-    pub fn pending(&self) -> &PendingAuthorizations {
-        &self.pending
-    }
-
-    /// The CSRF token of the admin state page's forms.
-    pub fn admin_form_token(&self) -> &Secret {
-        &self.admin_form_token
-    }
-
-    /// `https` or `http`: what the provider serves.
-    pub fn scheme(&self) -> &'static str {
-        if self.is_https() { "https" } else { "http" }
-    }
-
-    /// Whether the provider serves HTTPS (cookies are then `Secure`).
-    pub fn is_https(&self) -> bool {
-        self.base_url.starts_with("https:")
-    }
-
-    /// Back to the state at start: configured faults, clients and keys, an
-    /// empty ledger, no grants, no pending consent requests.
-    pub fn reset(&self) {
-        self.faults.clear();
-        for rule in &self.initial_faults {
-            self.faults.add(rule.clone());
-        }
-        self.ledger.clear();
-        self.barriers.clear();
-        self.pending.clear();
-        for policy in self.consent.values() {
-            policy.reset();
-        }
-        for issuer in self.issuers.values() {
-            issuer.reset();
-        }
-    }
-
-    /// The base URL.
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    /// Every issuer by name.
-    pub fn issuers(&self) -> &BTreeMap<String, Arc<Issuer>> {
-        &self.issuers
-    }
-
-    /// An issuer by name, or the 404 answer for an unknown one.
-    #[allow(clippy::result_large_err)]
-    pub fn issuer(&self, name: &str) -> Result<Arc<Issuer>, Response> {
-        self.issuers
-            .get(name)
-            .cloned()
-            .ok_or_else(|| not_found(&format!("no issuer named `{name}`")))
-    }
-}
-
-/// A JSON 404.
-pub fn not_found(description: &str) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(json!({"error": "not_found", "error_description": description})),
-    )
-        .into_response()
-}
-
-/// The router serving every issuer of `state`.
-pub fn router(state: Arc<ProviderState>) -> Router {
-    Router::new()
-        .route("/", get(index))
-        // RFC 8414 3: the well-known suffix inserted before the issuer path;
-        // OpenID Connect Discovery 4: appended. Each route tells the ledger
-        // which form a client used.
-        .route(
-            "/.well-known/oauth-authorization-server/{issuer}",
-            get(|s, p| metadata_handler(DiscoveryForm::OauthPathInserted, s, p)),
-        )
-        .route(
-            "/.well-known/openid-configuration/{issuer}",
-            get(|s, p| metadata_handler(DiscoveryForm::OpenidPathInserted, s, p)),
-        )
-        .route(
-            "/{issuer}/.well-known/openid-configuration",
-            get(|s, p| metadata_handler(DiscoveryForm::OpenidPathAppended, s, p)),
-        )
-        .route(
-            "/{issuer}/.well-known/oauth-authorization-server",
-            get(|s, p| metadata_handler(DiscoveryForm::OauthPathAppended, s, p)),
-        )
-        .route("/{issuer}/jwks", get(jwks_handler))
-        .route(
-            "/{issuer}/authorize",
-            get(authorize_handler).post(authorize_handler),
-        )
-        .route("/{issuer}/authorize/consent", post(consent_handler))
-        .route("/{issuer}/token", post(token_handler))
-        .route("/{issuer}/register", post(register_handler))
-        .route("/{issuer}/introspect", post(introspect_handler))
-        .route("/{issuer}/revoke", post(revoke_handler))
-        .route("/{issuer}/api", any(upstream_handler))
-        .route("/{issuer}/api/{*path}", any(upstream_handler))
-        .fallback(|| async { not_found("no such endpoint") })
-        .with_state(state)
-}
-
-async fn index(axum::extract::State(state): axum::extract::State<Arc<ProviderState>>) -> Response {
-    let issuers: Vec<_> = state
-        .issuers
-        .values()
-        .map(|i| json!({"name": i.name(), "issuer": i.url(), "metadata": format!("{}/.well-known/oauth-authorization-server/{}", state.base_url, i.name())}))
-        .collect();
-    Json(json!({"service": "mock-provider", "issuers": issuers})).into_response()
-}
 
 /// Why the provider did not start.
 #[derive(Debug, thiserror::Error)]
@@ -454,7 +275,7 @@ impl MockProviderBuilder {
             admin_form_token: Secret::generate(32),
         });
         let (tx, rx) = oneshot::channel::<()>();
-        let mut app = router(state.clone());
+        let mut app = crate::router::router(state.clone());
         if config.admin.enabled {
             app = app.merge(crate::admin_api::routes(state.clone()).with_state(state.clone()));
         }

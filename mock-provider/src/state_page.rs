@@ -25,8 +25,8 @@ use crate::csrf_token::{self, CsrfError};
 use crate::html_page::{document, escape, page_response, refusal_page};
 use crate::issuer::now;
 use crate::ledger::{ConsentDecision, LedgerEntry, LedgerFilter};
+use crate::provider_state::ProviderState;
 use crate::request_params::RequestParams;
-use crate::server::ProviderState;
 use crate::token_family::RevocationCause;
 
 /// Where the state page lives.

@@ -21,11 +21,11 @@ use crate::fault_plan::{AppliedFaults, Endpoint};
 use crate::issuer::{Issuer, now};
 use crate::oauth_error::{ErrorCode, OAuthError};
 use crate::pkce;
+use crate::provider_state::ProviderState;
 use crate::request_params::RequestParams;
 use crate::resource_indicator;
 use crate::scope::ScopeSet;
 use crate::secret::{Secret, TokenHash};
-use crate::server::ProviderState;
 use crate::token_family::{RedeemError, RevocationCause};
 
 /// A successful token response (RFC 6749 5.1).

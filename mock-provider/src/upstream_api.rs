@@ -21,8 +21,8 @@ use crate::fault_plan::Endpoint;
 use crate::issuer::{Issuer, now};
 use crate::jws::DecodedJws;
 use crate::ledger::UpstreamObservation;
+use crate::provider_state::ProviderState;
 use crate::secret::TokenHash;
-use crate::server::ProviderState;
 
 /// `ANY /{issuer}/api` and `ANY /{issuer}/api/{*path}`
 pub async fn upstream_handler(

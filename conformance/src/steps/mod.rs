@@ -21,7 +21,6 @@ use serde_json::Value;
 use crate::evidence::RawExchange;
 use crate::expectation::{Expect, StatusSpec};
 use crate::run_context::RunContext;
-use crate::scenario::Scenario;
 use crate::template::Vars;
 
 /// A server failure: `StepError::from(format!(..))`.
@@ -289,8 +288,8 @@ pub struct ScenarioRun<'a> {
     ledger_mark: Option<u64>,
 }
 
-/// Runs `scenario`; `Ok` when every expectation held.
-pub async fn run_scenario(ctx: &mut RunContext, scenario: &Scenario) -> Result<(), StepFailure> {
+/// Runs a scenario's `steps`; `Ok` when every expectation held.
+pub async fn run_scenario(ctx: &mut RunContext, steps: &[Step]) -> Result<(), StepFailure> {
     let mut vars = ctx.vars.clone();
     vars.set("spec_version", ctx.client.version().as_str());
     let mut run = ScenarioRun {
@@ -300,7 +299,7 @@ pub async fn run_scenario(ctx: &mut RunContext, scenario: &Scenario) -> Result<(
         exchanges: Vec::new(),
         ledger_mark: None,
     };
-    for (i, step) in scenario.steps.iter().enumerate() {
+    for (i, step) in steps.iter().enumerate() {
         run.exchanges.clear();
         if let Err(e) = step.run(&mut run).await {
             return Err(StepFailure {
