@@ -27,7 +27,7 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::admin_api::{
+use crate::admin_types::{
     ClientInfo, Counters, ExpireOutcome, ExpireRequest, FaultsAdded, IssuerInfo, KeysInfo,
     MintRequest, MintedToken, RevokeOutcome, RevokeRequest, RotateKeys, SeedGrant, SeededGrant,
 };
