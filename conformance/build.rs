@@ -1,6 +1,7 @@
-//! Embeds every file of the workspace's `scenarios/` directory into the
+//! Embeds every file of the package's `scenarios/` directory into the
 //! binary, so `mcp-auth-conformance` runs the built-in scenarios from
-//! anywhere.
+//! anywhere. The directory lives inside the package (so `cargo package`
+//! carries it); the workspace's top-level `scenarios` is a link to it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest.parent().unwrap().join("scenarios");
+    let root = manifest.join("scenarios");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
     collect(&root, &mut files);

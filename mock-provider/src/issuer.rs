@@ -246,7 +246,7 @@ impl Issuer {
 
     /// The grant state, locked. Hold it only for bookkeeping, never across
     /// an `await` or a signature.
-    pub fn grants(&self) -> MutexGuard<'_, GrantState> {
+    pub(crate) fn grants(&self) -> MutexGuard<'_, GrantState> {
         self.grants.lock().unwrap_or_else(|p| p.into_inner())
     }
 

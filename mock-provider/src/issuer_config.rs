@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClient};
-use crate::config::{ConfigProblem, default_true};
+use crate::config_error::ConfigProblem;
 use crate::consent_mode::{Consent, DEFAULT_CONSENT_TTL_SECS};
 use crate::issuer_policy::IssuerPolicy;
 use crate::redirect_uri;
@@ -134,6 +134,10 @@ fn expose_secret<S: serde::Serializer>(secret: &Option<Secret>, s: S) -> Result<
         Some(v) => s.serialize_some(v.expose()),
         None => s.serialize_none(),
     }
+}
+
+pub(crate) fn default_true() -> bool {
+    true
 }
 
 fn default_access_ttl() -> u64 {

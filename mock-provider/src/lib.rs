@@ -1,24 +1,10 @@
-//! `mock-provider`: an OAuth 2.1 authorization server for tests, with
-//! several issuers in one process, RFC 8414 metadata, JWKS, PKCE-only
-//! authorization code, refresh rotation with reuse detection, client
-//! credentials, dynamic registration, client ID metadata documents,
-//! introspection and revocation; headless approval by default, a consent
-//! page for people on request, and an HTML state page under `/__admin/`.
+#![doc = include_str!("../README.md")]
 //!
-//! Start one in a test the way `wiremock::MockServer` is started:
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() {
-//! use mock_provider::MockProvider;
-//! let provider = MockProvider::start().await.unwrap();
-//! let metadata = format!(
-//!     "{}/.well-known/oauth-authorization-server/default",
-//!     provider.base_url()
-//! );
-//! assert!(metadata.starts_with("http://127.0.0.1:"));
-//! # }
-//! ```
+//! The request flow: the router picks the endpoint's handler;
+//! the handler starts an `Exchange` with the issuer named in the path; the
+//! exchange asks the fault plan what to do, runs the endpoint (client
+//! authentication, grants, tokens) unless a fault answers first, and writes
+//! the ledger entry as the answer leaves.
 
 pub mod access_token;
 pub mod admin_api;
@@ -32,6 +18,7 @@ pub mod client_auth;
 pub mod client_metadata_document;
 pub mod client_registry;
 pub mod config;
+pub mod config_error;
 pub mod consent_mode;
 pub mod consent_page;
 pub mod consent_policy;
@@ -73,6 +60,7 @@ pub mod tls;
 pub mod token_endpoint;
 pub mod token_family;
 pub mod token_override;
+pub mod token_response;
 pub mod upstream_api;
 
 pub use access_token::{AccessTokenClaims, Audience};
@@ -92,8 +80,3 @@ pub use server::{MockProvider, MockProviderBuilder, StartError};
 pub use signing_key::{SigningAlgorithm, SigningKey};
 pub use token_endpoint::TokenResponse;
 pub use token_family::RefreshPolicy;
-
-/// The README's Rust examples, compiled as doc-tests so they stay true.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;

@@ -383,9 +383,16 @@ impl MockProvider {
         self.state.ledger()
     }
 
-    /// A client for this provider's admin API.
+    /// A client for this provider's admin API: with its secret, and over
+    /// HTTPS trusting the provider's own CA when it serves TLS.
     pub fn admin(&self) -> AdminClient {
-        let client = AdminClient::new(self.base_url());
+        let mut client = AdminClient::new(self.base_url());
+        if let Some(http) = self.ca_pem().and_then(|pem| {
+            let ca = reqwest::Certificate::from_pem(pem.as_bytes()).ok()?;
+            reqwest::Client::builder().tls_certs_only([ca]).build().ok()
+        }) {
+            client = client.with_http(http);
+        }
         match self.state.admin_secret() {
             Some(secret) => client.with_secret(secret.clone()),
             None => client,

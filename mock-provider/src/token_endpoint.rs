@@ -11,7 +11,6 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 
 use crate::authorization_code::CodeRedeemError;
 use crate::client_auth::{self, AuthenticatedClient};
@@ -28,22 +27,7 @@ use crate::scope::ScopeSet;
 use crate::secret::{Secret, TokenHash};
 use crate::token_family::{RedeemError, RevocationCause};
 
-/// A successful token response (RFC 6749 5.1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenResponse {
-    /// The access token (a JWT).
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: String,
-    /// Lifetime in seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_in: Option<u64>,
-    /// The refresh token, for grants that have one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-    /// The granted scope.
-    pub scope: String,
-}
+pub use crate::token_response::TokenResponse;
 
 /// `POST /{issuer}/token`
 pub async fn token_handler(

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::token_endpoint::TokenResponse;
+use crate::token_response::TokenResponse;
 
 /// Changes made to an issued access token and its token response.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -66,6 +66,15 @@ async fn in_process_https_is_trusted_only_through_its_ca() {
             .await
             .is_err()
     );
+    // The provider's own admin client reaches it over HTTPS.
+    let issuers = provider.admin().issuers().await.expect("admin over TLS");
+    assert_eq!(issuers[0].issuer, format!("{base}/default"));
+    let token = provider
+        .admin()
+        .mint_token("default", &Default::default())
+        .await
+        .expect("a mint over TLS");
+    assert!(!token.access_token.is_empty());
 }
 
 #[tokio::test]
