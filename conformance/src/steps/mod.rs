@@ -3,8 +3,8 @@
 //! load-time check (against what earlier steps minted and saved) and its
 //! `run`. [`Step`] only dispatches. To add a step kind: write
 //! `steps/<kind>.rs` with a `//!` doc that opens with ``kind = "<kind>"``,
-//! a struct with `check` and `run`, and add its line to [`Step`] (and its
-//! `mod`); `docs/steps.md` is generated from the modules' docs
+//! a struct with `check` and `run`, and add its line to `step_kinds!`;
+//! `docs/steps.md` is generated from the modules' docs
 //! (`UPDATE_STEP_DOCS=1 cargo test -p conformance --test step_docs`).
 //!
 //! A run keeps its state in [`ScenarioRun`]: the run's context (profile,
@@ -37,74 +37,78 @@ macro_rules! harness {
     };
 }
 
-mod concurrent;
-mod expire_upstream_tokens;
-mod fault;
-mod http;
-mod leak_scan;
-mod ledger;
-mod mcp;
-mod mint;
-mod restart_server;
-mod revoke;
-mod rotate_keys;
-mod session_ids;
 mod step_error;
-mod token_store;
-mod wait;
-mod wait_jwks_cooldown;
 
-pub use concurrent::ConcurrentStep;
-pub use expire_upstream_tokens::ExpireUpstreamTokensStep;
-pub use fault::FaultStep;
-pub use http::HttpStep;
-pub use leak_scan::{LeakScanStep, LeakScope};
-pub use ledger::{LedgerExpect, LedgerStep};
-pub use mcp::{McpCall, McpStep};
-pub use mint::{MintStep, OneOrMany, StagedKey};
-pub use restart_server::RestartServerStep;
-pub use revoke::RevokeStep;
-pub use rotate_keys::RotateKeysStep;
-pub use session_ids::SessionIdsStep;
+pub use leak_scan::LeakScope;
+pub use ledger::LedgerExpect;
+pub use mcp::McpCall;
+pub use mint::{OneOrMany, StagedKey};
 pub use step_error::{FailureKind, StepError, StepFailure};
-pub use token_store::TokenStoreStep;
-pub use wait::{MAX_WAIT_MILLIS, WaitStep};
-pub use wait_jwks_cooldown::WaitJwksCooldownStep;
+pub use wait::MAX_WAIT_MILLIS;
 
-/// A step: `kind` picks the module.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Step {
+/// The step kinds: each line is a variant of [`Step`], its module and its
+/// struct. The macro declares the module, exports the struct, and writes
+/// the enum and its dispatch, so a new kind is a file and a line here.
+macro_rules! step_kinds {
+    ($( $(#[$doc:meta])* $variant:ident($module:ident::$ty:ident), )+) => {
+        $( mod $module; pub use $module::$ty; )+
+
+        /// A step: `kind` picks the module.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum Step {
+            $( $(#[$doc])* $variant($ty), )+
+        }
+
+        impl Step {
+            /// The kind's own load-time check.
+            fn check_kind(&self, load: &mut LoadContext) -> Result<(), CheckError> {
+                match self {
+                    $( Self::$variant(s) => s.check(load), )+
+                }
+            }
+
+            /// Runs the step.
+            async fn run(&self, run: &mut ScenarioRun<'_>) -> Result<(), StepError> {
+                match self {
+                    $( Self::$variant(s) => s.run(run).await, )+
+                }
+            }
+        }
+    };
+}
+
+step_kinds! {
     /// Add a fault rule.
-    Fault(FaultStep),
+    Fault(fault::FaultStep),
     /// Concurrent MCP calls.
-    Concurrent(ConcurrentStep),
+    Concurrent(concurrent::ConcurrentStep),
     /// The server's upstream access tokens stop working now.
-    ExpireUpstreamTokens(ExpireUpstreamTokensStep),
+    ExpireUpstreamTokens(expire_upstream_tokens::ExpireUpstreamTokensStep),
     /// Let time pass (a `Retry-After`, a token lifetime).
-    Wait(WaitStep),
+    Wait(wait::WaitStep),
     /// Wait until the server may refetch the trusted issuer's JWKS.
-    WaitJwksCooldown(WaitJwksCooldownStep),
+    WaitJwksCooldown(wait_jwks_cooldown::WaitJwksCooldownStep),
     /// Check the provider's ledger.
-    Ledger(LedgerStep),
+    Ledger(ledger::LedgerStep),
     /// Stop the server and start it again.
-    RestartServer(RestartServerStep),
+    RestartServer(restart_server::RestartServerStep),
     /// Check the token store's files.
-    TokenStore(TokenStoreStep),
+    TokenStore(token_store::TokenStoreStep),
     /// Mint a token.
-    Mint(MintStep),
+    Mint(mint::MintStep),
     /// Revoke a minted token at the provider.
-    Revoke(RevokeStep),
+    Revoke(revoke::RevokeStep),
     /// Rotate an issuer's key.
-    RotateKeys(RotateKeysStep),
+    RotateKeys(rotate_keys::RotateKeysStep),
     /// An MCP request.
-    Mcp(McpStep),
+    Mcp(mcp::McpStep),
     /// A raw HTTP request.
-    Http(HttpStep),
+    Http(http::HttpStep),
     /// Judge session ids.
-    SessionIds(SessionIdsStep),
+    SessionIds(session_ids::SessionIdsStep),
     /// Scan for leaked secrets.
-    LeakScan(LeakScanStep),
+    LeakScan(leak_scan::LeakScanStep),
 }
 
 /// Why a step cannot run, found when its scenario loads: the field at
@@ -201,23 +205,7 @@ impl Step {
     /// The load-time check: the kind's own, then what every step shares
     /// (status classes, placeholders).
     pub fn check(&self, load: &mut LoadContext) -> Result<(), CheckError> {
-        match self {
-            Self::Fault(s) => s.check(load),
-            Self::Concurrent(s) => s.check(load),
-            Self::ExpireUpstreamTokens(s) => s.check(load),
-            Self::Wait(s) => s.check(load),
-            Self::WaitJwksCooldown(s) => s.check(load),
-            Self::Ledger(s) => s.check(load),
-            Self::RestartServer(s) => s.check(load),
-            Self::TokenStore(s) => s.check(load),
-            Self::Mint(s) => s.check(load),
-            Self::Revoke(s) => s.check(load),
-            Self::RotateKeys(s) => s.check(load),
-            Self::Mcp(s) => s.check(load),
-            Self::Http(s) => s.check(load),
-            Self::SessionIds(s) => s.check(load),
-            Self::LeakScan(s) => s.check(load),
-        }?;
+        self.check_kind(load)?;
         if let Some(StatusSpec::Class(c)) = self.expect().and_then(|e| e.status.as_ref())
             && !matches!(c.as_str(), "1xx" | "2xx" | "3xx" | "4xx" | "5xx")
         {
@@ -245,26 +233,6 @@ impl Step {
             }
         }
         Ok(())
-    }
-
-    async fn run(&self, run: &mut ScenarioRun<'_>) -> Result<(), StepError> {
-        match self {
-            Self::Fault(s) => s.run(run).await,
-            Self::Concurrent(s) => s.run(run).await,
-            Self::ExpireUpstreamTokens(s) => s.run(run).await,
-            Self::Wait(s) => s.run(run).await,
-            Self::WaitJwksCooldown(s) => s.run(run).await,
-            Self::Ledger(s) => s.run(run).await,
-            Self::RestartServer(s) => s.run(run).await,
-            Self::TokenStore(s) => s.run(run),
-            Self::Mint(s) => s.run(run).await,
-            Self::Revoke(s) => s.run(run).await,
-            Self::RotateKeys(s) => s.run(run).await,
-            Self::Mcp(s) => s.run(run).await,
-            Self::Http(s) => s.run(run).await,
-            Self::SessionIds(s) => s.run(run).await,
-            Self::LeakScan(s) => s.run(run).await,
-        }
     }
 }
 

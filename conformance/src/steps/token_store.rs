@@ -36,7 +36,7 @@ impl TokenStoreStep {
         Ok(())
     }
 
-    pub(super) fn run(&self, run: &mut ScenarioRun<'_>) -> Result<(), StepError> {
+    pub(super) async fn run(&self, run: &mut ScenarioRun<'_>) -> Result<(), StepError> {
         let dir = run
             .ctx
             .token_store
