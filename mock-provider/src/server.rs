@@ -81,6 +81,10 @@ pub struct MockProviderBuilder {
     config: ProviderConfig,
     addr: SocketAddr,
     interactive_consent: bool,
+    /// Whether the issuer set was chosen (`config` or `issuer`): until it
+    /// is, the implicit `default` issuer stands; the first `issuer` call
+    /// replaces it rather than adding beside it.
+    issuers_chosen: bool,
 }
 
 impl Default for MockProviderBuilder {
@@ -89,6 +93,7 @@ impl Default for MockProviderBuilder {
             config: ProviderConfig::default(),
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
             interactive_consent: false,
+            issuers_chosen: false,
         }
     }
 }
@@ -98,11 +103,19 @@ impl MockProviderBuilder {
     /// [`bind`](Self::bind)).
     pub fn config(mut self, config: ProviderConfig) -> Self {
         self.config = config;
+        self.issuers_chosen = true;
         self
     }
 
-    /// Adds an issuer, or replaces the one with the same name.
+    /// Adds an issuer, or replaces the one with the same name. The first
+    /// call replaces the implicit `default` issuer: the provider serves
+    /// exactly the issuers asked for.
     pub fn issuer(mut self, issuer: IssuerConfig) -> Self {
+        if !self.issuers_chosen {
+            // The implicit `default` issuer goes: the set is what is asked.
+            self.config.issuers.clear();
+            self.issuers_chosen = true;
+        }
         match self
             .config
             .issuers

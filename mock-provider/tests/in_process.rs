@@ -98,3 +98,25 @@ async fn dropping_the_provider_stops_it() {
     }
     assert!(refused, "provider still answers after drop");
 }
+
+#[tokio::test]
+async fn the_issuers_asked_for_are_the_issuers_served() {
+    // Without `issuer`, the implicit `default`.
+    let plain = MockProvider::start().await.unwrap();
+    assert!(plain.issuer_url("default").is_some());
+    // With it, exactly those: no `default` beside them.
+    let chosen = MockProvider::builder()
+        .issuer(mock_provider::IssuerConfig::new("tenant-a"))
+        .issuer(mock_provider::IssuerConfig::new("tenant-b"))
+        .start()
+        .await
+        .unwrap();
+    let mut names: Vec<String> = chosen
+        .issuers()
+        .iter()
+        .map(|i| i.name().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["tenant-a", "tenant-b"]);
+    assert!(chosen.issuer_url("default").is_none());
+}
