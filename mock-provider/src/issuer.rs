@@ -263,12 +263,21 @@ impl Issuer {
         self.clients.read().unwrap_or_else(|p| p.into_inner()).all()
     }
 
-    /// How many clients dynamic registration has added.
-    pub fn dynamic_client_count(&self) -> usize {
-        self.clients()
+    /// Registers a client from dynamic registration unless the issuer
+    /// already holds `cap` of them: counted and added under one lock, so
+    /// concurrent registrations cannot pass the cap together.
+    pub fn register_dynamic_client(
+        &self,
+        client: RegisteredClient,
+        cap: usize,
+    ) -> Option<Arc<RegisteredClient>> {
+        let mut registry = self.clients.write().unwrap_or_else(|p| p.into_inner());
+        let held = registry
+            .all()
             .iter()
             .filter(|c| c.origin == ClientOrigin::DynamicRegistration)
-            .count()
+            .count();
+        (held < cap).then(|| registry.insert(client))
     }
 
     /// Registers a client (dynamic registration or the admin API).

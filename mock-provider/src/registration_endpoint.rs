@@ -103,11 +103,7 @@ async fn register(ex: &mut Exchange, headers: &HeaderMap, body: Body) -> Result<
             bytes.len()
         )));
     }
-    if issuer.dynamic_client_count() >= MAX_DYNAMIC_CLIENTS {
-        return Err(metadata_error(format!(
-            "this issuer already holds {MAX_DYNAMIC_CLIENTS} dynamically registered clients, the provider's cap; reset it (POST /__admin/reset) to register more"
-        )));
-    }
+
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| metadata_error(format!("the body is not valid JSON: {e}")))?;
     let Value::Object(obj) = doc else {
@@ -214,7 +210,14 @@ async fn register(ex: &mut Exchange, headers: &HeaderMap, body: Body) -> Result<
         client_name,
         origin: ClientOrigin::DynamicRegistration,
     };
-    issuer.register_client(client);
+    if issuer
+        .register_dynamic_client(client, MAX_DYNAMIC_CLIENTS)
+        .is_none()
+    {
+        return Err(metadata_error(format!(
+            "this issuer already holds {MAX_DYNAMIC_CLIENTS} dynamically registered clients, the provider's cap; reset it (POST /__admin/reset) to register more"
+        )));
+    }
     ex.draft.client_id = Some(client_id.clone());
     tracing::info!(issuer = issuer.name(), %client_id, method = %method, "client registered");
 
