@@ -237,9 +237,9 @@ impl TargetServer {
             return;
         };
         if let Some(group) = self.group.take() {
-            signal_group(group, "TERM");
+            signal_group(group, rustix::process::Signal::TERM);
             let exited = tokio::time::timeout(Duration::from_secs(3), child.wait()).await;
-            signal_group(group, "KILL");
+            signal_group(group, rustix::process::Signal::KILL);
             if exited.is_err() {
                 let _ = child.wait().await;
             }
@@ -254,18 +254,18 @@ impl Drop for TargetServer {
         if self.child.is_some()
             && let Some(group) = self.group
         {
-            signal_group(group, "KILL");
+            signal_group(group, rustix::process::Signal::KILL);
         }
     }
 }
 
-/// Signals a process group (the server and whatever it started).
-fn signal_group(pid: u32, signal: &str) {
-    let _ = std::process::Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg("--")
-        .arg(format!("-{pid}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+/// Signals a process group (the server and whatever it started); a group
+/// that is gone already is no error.
+pub fn signal_group(pid: u32, signal: rustix::process::Signal) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pid, signal);
+    }
 }

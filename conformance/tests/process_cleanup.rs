@@ -11,6 +11,7 @@
 //! Every wait is bounded, and a guard kills the suite and whatever is left of
 //! the server when a test ends, so a failing test leaks nothing.
 
+use rustix::process::{Pid, Signal};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -236,13 +237,13 @@ impl Drop for Sandbox {
         }
         if let Some(server) = self.recorded("server.pid") {
             // The script leads its own process group.
-            signal("KILL", &format!("-{server}"));
+            conformance::target_server::signal_group(server, Signal::KILL);
         }
         for name in ["server.pid", "child.pid"] {
             if let Some(pid) = self.recorded(name)
                 && alive(pid)
             {
-                signal("KILL", &pid.to_string());
+                signal(Signal::KILL, pid);
             }
         }
     }
@@ -252,14 +253,11 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-fn signal(signal: &str, target: &str) {
-    let _ = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg("--")
-        .arg(target)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+/// `signal` to the process `pid`.
+fn signal(signal: Signal, pid: u32) {
+    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+        let _ = rustix::process::kill_process(pid, signal);
+    }
 }
 
 /// Whether `pid` is a live process (a zombie nobody reaped yet counts as
@@ -334,7 +332,7 @@ fn ctrl_c_stops_the_server_and_its_children() {
     // Mid-scenario: the server is sitting on the suite's first POST.
     sandbox.wait_file("post.seen", Duration::from_secs(10));
     assert!(alive(server) && alive(child), "{}", sandbox.transcript());
-    signal("INT", &sandbox.suite_pid().to_string());
+    signal(Signal::INT, sandbox.suite_pid());
     let status = sandbox.wait_suite(Duration::from_secs(5));
     let transcript = sandbox.transcript();
     let status = status.unwrap_or_else(|| panic!("the suite ignored SIGINT for 5 s\n{transcript}"));
@@ -418,7 +416,7 @@ async fn stop_after_the_server_crashed_still_kills_its_children() {
     let (server_pid, child) = sandbox.wait_pids(Duration::from_secs(5));
     // The server dies on its own, leaving its child behind; the runner
     // notices through is_running() (which reaps it) and restarts.
-    signal("KILL", &server_pid.to_string());
+    signal(Signal::KILL, server_pid);
     let deadline = Instant::now() + Duration::from_secs(5);
     while server.is_running() {
         assert!(Instant::now() < deadline, "the killed server still runs");

@@ -42,6 +42,7 @@ pub mod oauth_error;
 pub mod pending_authorization;
 pub mod pkce;
 pub mod provider_state;
+pub mod ready_line;
 pub mod redirect_uri;
 pub mod refresh_barrier;
 pub mod refresh_policy;

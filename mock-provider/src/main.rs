@@ -231,11 +231,11 @@ async fn serve(
     // The handlers go in before the ready line: a caller that signals as
     // soon as it reads it must get a clean shutdown, not the default kill.
     let stop = stop_signal();
-    println!(
-        "mock-provider ready at {} (issuers: {})",
-        provider.base_url(),
-        issuers.join(", ")
-    );
+    let ready = mock_provider::ready_line::ReadyLine {
+        base_url: provider.base_url().to_owned(),
+        issuers,
+    };
+    println!("{ready}");
     let _ = std::io::stdout().flush();
     stop.await;
     tracing::info!("shutting down");

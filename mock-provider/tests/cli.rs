@@ -2,69 +2,32 @@
 //! line, answers on the printed URL and exits 0 on SIGTERM/SIGINT; a bad
 //! configuration exits 2 naming the field and the reason.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use support::provider_binary::{ServeProcess, Signal};
 
 fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
 
 fn mock_provider() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mock-provider"));
-    c.current_dir(workspace_root());
-    c.env("RUST_LOG", "info");
-    c
-}
-
-/// Starts `serve` and returns the child and the base URL from its ready line.
-fn serve(args: &[&str]) -> (Child, String) {
-    let mut child = mock_provider()
-        .arg("serve")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mock-provider");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("ready line");
-    let url = line
-        .strip_prefix("mock-provider ready at ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected ready line: {line:?}"))
-        .to_owned();
-    (child, url)
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-}
-
-fn wait_with_timeout(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("mock-provider did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    support::provider_binary::command()
 }
 
 #[tokio::test]
 async fn serve_prints_ready_line_serves_metadata_and_stops_on_sigterm() {
-    let (mut child, base) = serve(&["--port", "0", "--config", "fixtures/configs/example.toml"]);
+    let mut served =
+        ServeProcess::start(&["--port", "0", "--config", "fixtures/configs/example.toml"]);
+    let base = served.base_url().to_owned();
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    assert_eq!(
+        served.ready.issuers,
+        [format!("{base}/default"), format!("{base}/upstream")]
+    );
     let metadata: serde_json::Value = reqwest::get(format!(
         "{base}/.well-known/oauth-authorization-server/upstream"
     ))
@@ -88,23 +51,24 @@ async fn serve_prints_ready_line_serves_metadata_and_stops_on_sigterm() {
     .unwrap();
     assert_eq!(jwks["keys"][0]["kid"], fixture.kid());
 
-    signal(&child, "TERM");
-    let status = wait_with_timeout(&mut child, Duration::from_secs(10));
+    served.signal(Signal::TERM);
+    let status = served.wait(Duration::from_secs(10));
     assert!(status.success(), "{status:?}");
 }
 
 #[test]
 fn serve_stops_on_sigint() {
-    let (mut child, _) = serve(&["--port", "0"]);
-    signal(&child, "INT");
-    assert!(wait_with_timeout(&mut child, Duration::from_secs(10)).success());
+    let mut served = ServeProcess::start(&["--port", "0"]);
+    served.signal(Signal::INT);
+    assert!(served.wait(Duration::from_secs(10)).success());
 }
 
 #[test]
 fn logs_never_contain_secrets_handed_out() {
     // Drive a client_credentials grant through the binary and search its
     // log for the secret and the token.
-    let (mut child, base) = serve(&["--port", "0", "--config", "fixtures/configs/example.toml"]);
+    let served = ServeProcess::start(&["--port", "0", "--config", "fixtures/configs/example.toml"]);
+    let base = served.base_url().to_owned();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let token = rt.block_on(async {
         let r: serde_json::Value = reqwest::Client::new()
@@ -119,10 +83,7 @@ fn logs_never_contain_secrets_handed_out() {
             .unwrap();
         r["access_token"].as_str().unwrap().to_owned()
     });
-    signal(&child, "TERM");
-    wait_with_timeout(&mut child, Duration::from_secs(10));
-    let mut log = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    let (_, log) = served.terminate();
     assert!(
         log.contains("token issued"),
         "expected a log line for the grant: {log}"

@@ -798,22 +798,8 @@ async fn the_ledger_records_the_decision_without_secrets() {
 
 #[tokio::test]
 async fn serve_interactive_flag_shows_the_page() {
-    use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mock-provider"))
-        .args(["serve", "--port", "0", "--interactive"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .strip_prefix("mock-provider ready at ")
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("ready line: {line:?}"))
-        .to_owned();
+    let served = support::provider_binary::ServeProcess::start(&["--port", "0", "--interactive"]);
+    let base = served.base_url().to_owned();
     // Register a client dynamically and ask: the page, not a code.
     let registered: serde_json::Value = http()
         .post(format!("{base}/default/register"))
@@ -837,8 +823,7 @@ async fn serve_interactive_flag_shows_the_page() {
     );
     assert!(page.body.contains("registered dynamically"));
     assert!(page.body.contains("This client registered itself"));
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(served);
 }
 
 #[test]

@@ -7,66 +7,23 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use mock_provider::admin_api::{MintRequest, SeedGrant};
 use mock_provider::secret::random_base64url;
 use mock_provider::{AdminClient, Secret};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use support::provider_binary::ServeProcess;
 use support::{REDIRECT, http, post_form};
 
 const CLIENT: &str = "leak-app";
 
-/// Starts `mock-provider serve` and returns it, its base URL and a thread
-/// draining its stderr (so a chatty debug log never blocks it).
-fn serve(config: &std::path::Path) -> (Child, String, std::thread::JoinHandle<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mock-provider"))
-        .args(["serve", "--port", "0", "--config"])
+/// `mock-provider serve` on `config`, its log at debug.
+fn serve(config: &std::path::Path) -> ServeProcess {
+    let mut cmd = support::provider_binary::command();
+    cmd.args(["serve", "--port", "0", "--config"])
         .arg(config)
-        .env("RUST_LOG", "debug")
-        .env_remove("MOCK_PROVIDER_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mock-provider");
-    let mut stderr = child.stderr.take().unwrap();
-    let log = std::thread::spawn(move || {
-        let mut s = String::new();
-        stderr.read_to_string(&mut s).unwrap();
-        s
-    });
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("ready line");
-    let url = line
-        .strip_prefix("mock-provider ready at ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected ready line: {line:?}"))
-        .to_owned();
-    (child, url, log)
-}
-
-fn sigterm_and_wait(child: &mut Child) -> std::process::ExitStatus {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("mock-provider did not exit on SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        .env("RUST_LOG", "debug");
+    ServeProcess::spawn(cmd)
 }
 
 /// Every value that must stay secret, with what it is.
@@ -133,7 +90,8 @@ grant_types = ["authorization_code", "refresh_token", "client_credentials"]
         ),
     )
     .unwrap();
-    let (mut child, base, log) = serve(&config);
+    let served = serve(&config);
+    let base = served.base_url().to_owned();
     let issuer = format!("{base}/default");
     let api = format!("{issuer}/api");
     let creds = (CLIENT, client_secret.as_str());
@@ -368,9 +326,8 @@ grant_types = ["authorization_code", "refresh_token", "client_credentials"]
     let counters_json: Value = serde_json::from_str(&counters).unwrap();
     assert_eq!(counters_json["default"][CLIENT]["reuse_detected"], 1);
 
-    let status = sigterm_and_wait(&mut child);
+    let (status, log) = served.terminate();
     assert!(status.success(), "{status:?}");
-    let log = log.join().unwrap();
 
     // Non-empty, and using fingerprints where a token is meant.
     assert!(ledger.contains("\"sha256:"), "{ledger}");

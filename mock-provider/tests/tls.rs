@@ -2,9 +2,7 @@
 //! one that does not trust it fails. In-process, through the binary's
 //! `--tls --ca-out`, and with a user-supplied certificate.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Command, Stdio};
+mod support;
 
 use mock_provider::MockProvider;
 
@@ -81,32 +79,18 @@ async fn in_process_https_is_trusted_only_through_its_ca() {
 async fn binary_writes_the_ca_it_serves_with() {
     let dir = tempfile::tempdir().unwrap();
     let ca_path = dir.path().join("ca.pem");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mock-provider"))
-        .current_dir(root)
-        .args(["serve", "--port", "0", "--tls", "--ca-out"])
-        .arg(&ca_path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .strip_prefix("mock-provider ready at ")
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("ready line: {line:?}"))
-        .to_owned();
+    let mut cmd = support::provider_binary::command();
+    cmd.args(["serve", "--port", "0", "--tls", "--ca-out"])
+        .arg(&ca_path);
+    let served = support::provider_binary::ServeProcess::spawn(cmd);
+    let base = served.base_url().to_owned();
     assert!(base.starts_with("https://"), "{base}");
     let ca = std::fs::read_to_string(&ca_path).unwrap();
     // No private key was written next to it.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     let status = metadata_status(&trusting(&ca), &base).await;
     let untrusted = metadata_status(&reqwest::Client::new(), &base).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(served);
     assert_eq!(status.unwrap(), 200);
     assert!(untrusted.is_err());
 }

@@ -3,6 +3,8 @@
 //! and one-call versions of the authorization and token requests.
 #![allow(dead_code)]
 
+pub mod provider_binary;
+
 use std::collections::HashMap;
 
 use base64::Engine as _;
