@@ -125,8 +125,21 @@ pub struct Expect {
     pub content_type: Option<String>,
 }
 
-fn render(vars: &Vars, t: &str) -> Result<String, String> {
-    vars.render(t).map_err(|e| format!("scenario error: {e}"))
+/// Why an answer does not meet a step's expectation, or why the
+/// expectation could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unmet {
+    /// The server's answer is not what the step expects: a FAIL.
+    #[error("{0}")]
+    Answer(String),
+    /// The expectation names a placeholder the run does not define: the
+    /// scenario's problem, never the server's.
+    #[error("scenario error: {0}")]
+    Scenario(String),
+}
+
+fn render(vars: &Vars, t: &str) -> Result<String, Unmet> {
+    vars.render(t).map_err(|e| Unmet::Scenario(e.to_string()))
 }
 
 /// Checks `answer` against `expect`.
@@ -135,17 +148,17 @@ pub async fn check(
     answer: &Answer,
     vars: &Vars,
     http: &reqwest::Client,
-) -> Result<(), String> {
+) -> Result<(), Unmet> {
     let status = answer.status();
     if let Some(spec) = &expect.status
         && !spec.accepts(status)
     {
-        return Err(match &answer.raw.error {
+        return Err(Unmet::Answer(match &answer.raw.error {
             Some(e) if answer.raw.status.is_none() => {
                 format!("expected status {spec}, got no answer: {e}")
             }
             _ => format!("expected status {spec}, got {status}"),
-        });
+        }));
     }
     // RFC 6750 3: "If the protected resource request does not include
     // authentication credentials or does not contain an access token that
@@ -155,18 +168,18 @@ pub async fn check(
     if status == 401 && expect.status.as_ref().is_some_and(|s| s.accepts(401)) {
         let bearer = answer.bearer_challenge().is_some();
         if !bearer {
-            return Err(
+            return Err(Unmet::Answer(
                 "the 401 carries no WWW-Authenticate: Bearer challenge (RFC 6750 3: the resource server MUST include the WWW-Authenticate response header field)"
                     .to_owned(),
-            );
+            ));
         }
     }
     if let Some(c) = &expect.challenge {
         let values = answer.www_authenticate();
         if values.is_empty() {
-            return Err(format!(
+            return Err(Unmet::Answer(format!(
                 "expected a WWW-Authenticate challenge with the {status}, got none"
-            ));
+            )));
         }
         let challenges = www_authenticate::parse(&values);
         let scheme = c.scheme.as_deref().unwrap_or("Bearer");
@@ -174,27 +187,27 @@ pub async fn check(
             .iter()
             .find(|x| x.scheme.eq_ignore_ascii_case(scheme))
         else {
-            return Err(format!(
+            return Err(Unmet::Answer(format!(
                 "expected a {scheme} challenge, got `{}`",
                 values.join(", ")
-            ));
+            )));
         };
         if let Some(error) = &c.error
             && ch.param("error") != Some(error.as_str())
         {
-            return Err(format!(
+            return Err(Unmet::Answer(format!(
                 "expected error=\"{error}\" in the challenge, got {}",
                 ch.param("error")
                     .map(|e| format!("error=\"{e}\""))
                     .unwrap_or_else(|| "no error parameter".to_owned())
-            ));
+            )));
         }
         for p in &c.params {
             if ch.param(p).is_none() {
-                return Err(format!(
+                return Err(Unmet::Answer(format!(
                     "the challenge `{}` lacks the `{p}` parameter",
                     values.join(", ")
-                ));
+                )));
             }
         }
         if let Some(wanted) = &c.scope_includes {
@@ -202,31 +215,31 @@ pub async fn check(
             let got: Vec<&str> = ch.param("scope").unwrap_or("").split(' ').collect();
             let missing: Vec<&str> = wanted.split(' ').filter(|w| !got.contains(w)).collect();
             if !missing.is_empty() {
-                return Err(format!(
+                return Err(Unmet::Answer(format!(
                     "the challenge's scope should include `{}`, got {}",
                     missing.join(" "),
                     ch.param("scope")
                         .map(|s| format!("`{s}`"))
                         .unwrap_or_else(|| "no scope parameter".to_owned())
-                ));
+                )));
             }
         }
         if let Some(unwanted) = &c.scope_excludes {
             let unwanted = render(vars, unwanted)?;
             let got: Vec<&str> = ch.param("scope").unwrap_or("").split(' ').collect();
             if let Some(found) = unwanted.split(' ').find(|u| got.contains(u)) {
-                return Err(format!(
+                return Err(Unmet::Answer(format!(
                     "the challenge's scope `{}` names `{found}`",
                     ch.param("scope").unwrap_or("")
-                ));
+                )));
             }
         }
         if c.resource_metadata_resolves {
             let Some(url) = ch.param("resource_metadata") else {
-                return Err(format!(
+                return Err(Unmet::Answer(format!(
                     "the challenge `{}` has no resource_metadata parameter",
                     values.join(", ")
-                ));
+                )));
             };
             let resource = render(vars, "{resource}")?;
             let doc: Option<Value> = match http.get(url).send().await {
@@ -240,21 +253,23 @@ pub async fn check(
             {
                 Some(r) if r == resource => {}
                 Some(r) => {
-                    return Err(format!(
+                    return Err(Unmet::Answer(format!(
                         "resource_metadata {url} describes `{r}`, not this server's `{resource}`"
-                    ));
+                    )));
                 }
                 None => {
-                    return Err(format!(
+                    return Err(Unmet::Answer(format!(
                         "resource_metadata {url} does not serve a protected resource metadata document"
-                    ));
+                    )));
                 }
             }
         }
     }
     if let Some(outcome) = expect.jsonrpc {
         let Some(rpc) = &answer.jsonrpc else {
-            return Err("expected a JSON-RPC answer, got none".to_owned());
+            return Err(Unmet::Answer(
+                "expected a JSON-RPC answer, got none".to_owned(),
+            ));
         };
         let is_error = rpc.get("error").is_some()
             || rpc
@@ -263,13 +278,15 @@ pub async fn check(
                 .unwrap_or(false);
         match (outcome, is_error) {
             (JsonRpcOutcome::Result, true) => {
-                return Err(format!(
+                return Err(Unmet::Answer(format!(
                     "expected a JSON-RPC result, got an error: {}",
                     rpc.get("error").unwrap_or(rpc)
-                ));
+                )));
             }
             (JsonRpcOutcome::Error, false) => {
-                return Err("expected a JSON-RPC error, got a result".to_owned());
+                return Err(Unmet::Answer(
+                    "expected a JSON-RPC error, got a result".to_owned(),
+                ));
             }
             _ => {}
         }
@@ -290,10 +307,10 @@ pub async fn check(
             })
             .unwrap_or_default();
         if !text.contains(&wanted) {
-            return Err(format!(
+            return Err(Unmet::Answer(format!(
                 "expected the tool result to contain `{wanted}`, got `{}`",
                 cut(&text)
-            ));
+            )));
         }
     }
     if let Some(wanted) = &expect.content_type {
@@ -305,19 +322,23 @@ pub async fn check(
                 .to_ascii_lowercase()
         });
         if got.as_deref() != Some(wanted.to_ascii_lowercase().as_str()) {
-            return Err(format!(
+            return Err(Unmet::Answer(format!(
                 "expected Content-Type {wanted}, got {}",
                 got.map(|g| format!("`{g}`"))
                     .unwrap_or_else(|| "none".to_owned())
-            ));
+            )));
         }
     }
     if !expect.json.is_empty()
         || !expect.json_contains.is_empty()
         || !expect.json_excludes.is_empty()
     {
-        let doc: Value = serde_json::from_str(&answer.raw.body)
-            .map_err(|_| format!("expected a JSON body, got `{}`", cut(&answer.raw.body)))?;
+        let doc: Value = serde_json::from_str(&answer.raw.body).map_err(|_| {
+            Unmet::Answer(format!(
+                "expected a JSON body, got `{}`",
+                cut(&answer.raw.body)
+            ))
+        })?;
         for (pointer, wanted) in &expect.json {
             let wanted = render(vars, wanted)?;
             let got = doc.pointer(pointer);
@@ -327,12 +348,12 @@ pub async fn check(
                     .unwrap_or_else(|| v.to_string())
             });
             if got_text.as_deref() != Some(wanted.as_str()) {
-                return Err(format!(
+                return Err(Unmet::Answer(format!(
                     "expected {pointer} = `{wanted}`, got {}",
                     got_text
                         .map(|g| format!("`{g}`"))
                         .unwrap_or_else(|| "nothing".to_owned())
-                ));
+                )));
             }
         }
         for (pointer, wanted) in &expect.json_contains {
@@ -342,12 +363,12 @@ pub async fn check(
                 .and_then(Value::as_array)
                 .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(wanted.as_str())));
             if !has {
-                return Err(format!(
+                return Err(Unmet::Answer(format!(
                     "expected {pointer} to contain `{wanted}`, got {}",
                     doc.pointer(pointer)
                         .map(|v| v.to_string())
                         .unwrap_or_else(|| "nothing".to_owned())
-                ));
+                )));
             }
         }
         for (pointer, unwanted) in &expect.json_excludes {
@@ -357,12 +378,12 @@ pub async fn check(
                 .and_then(Value::as_array)
                 .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(unwanted.as_str())));
             if has {
-                return Err(format!(
+                return Err(Unmet::Answer(format!(
                     "expected {pointer} not to contain `{unwanted}`, got {}",
                     doc.pointer(pointer)
                         .map(|v| v.to_string())
                         .unwrap_or_default()
-                ));
+                )));
             }
         }
     }
@@ -397,13 +418,13 @@ fn said(answer: &Answer) -> String {
 
 /// The answer tells the user to authorize again: it contains one of
 /// `hints`, compared case-insensitively.
-pub fn says_reauth_required(answer: &Answer, hints: &[String]) -> Result<(), String> {
+pub fn says_reauth_required(answer: &Answer, hints: &[String]) -> Result<(), Unmet> {
     let text = said(answer);
     let lower = text.to_lowercase();
     if hints.iter().any(|h| lower.contains(&h.to_lowercase())) {
         return Ok(());
     }
-    Err(format!(
+    Err(Unmet::Answer(format!(
         "expected the answer to say that re-authentication is required (one of {}), got `{}`",
         hints
             .iter()
@@ -411,31 +432,31 @@ pub fn says_reauth_required(answer: &Answer, hints: &[String]) -> Result<(), Str
             .collect::<Vec<_>>()
             .join(", "),
         cut(&text)
-    ))
+    )))
 }
 
 /// MCP Streamable HTTP, session management: ids must be globally unique
 /// and cryptographically secure, of visible ASCII (0x21-0x7E).
-pub fn judge_session_ids(ids: &[String], min_length: usize) -> Result<(), String> {
+pub fn judge_session_ids(ids: &[String], min_length: usize) -> Result<(), Unmet> {
     let mut sorted = ids.to_vec();
     sorted.sort();
     sorted.dedup();
     if sorted.len() != ids.len() {
-        return Err(format!("session ids repeat: {ids:?}"));
+        return Err(Unmet::Answer(format!("session ids repeat: {ids:?}")));
     }
     if let Some(short) = ids.iter().find(|i| i.len() < min_length) {
-        return Err(format!(
+        return Err(Unmet::Answer(format!(
             "session id `{short}` is {} characters; at least {min_length} expected of a secure random id",
             short.len()
-        ));
+        )));
     }
     if let Some(bad) = ids
         .iter()
         .find(|i| !i.bytes().all(|b| (0x21..=0x7e).contains(&b)))
     {
-        return Err(format!(
+        return Err(Unmet::Answer(format!(
             "session id `{bad}` has characters outside visible ASCII"
-        ));
+        )));
     }
     // Predictable: the same text around a number that counts up.
     let numbers: Vec<Option<u128>> = ids
@@ -451,7 +472,9 @@ pub fn judge_session_ids(ids: &[String], min_length: usize) -> Result<(), String
     if numbers.iter().all(Option::is_some) {
         let n: Vec<u128> = numbers.into_iter().flatten().collect();
         if n.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] < 1000) {
-            return Err(format!("session ids count up and can be guessed: {ids:?}"));
+            return Err(Unmet::Answer(format!(
+                "session ids count up and can be guessed: {ids:?}"
+            )));
         }
     }
     Ok(())
@@ -469,10 +492,16 @@ mod tests {
         ];
         assert!(judge_session_ids(&random, 16).is_ok());
         let seq: Vec<String> = (1..=5).map(|i| format!("session-{i}")).collect();
-        assert!(judge_session_ids(&seq, 4).unwrap_err().contains("count up"));
+        assert!(
+            judge_session_ids(&seq, 4)
+                .unwrap_err()
+                .to_string()
+                .contains("count up")
+        );
         assert!(
             judge_session_ids(&seq, 16)
                 .unwrap_err()
+                .to_string()
                 .contains("characters")
         );
         assert!(judge_session_ids(&["a".repeat(20), "a".repeat(20)], 16).is_err());
@@ -497,7 +526,9 @@ mod tests {
         assert!(says_reauth_required(&rpc_error, &hints).is_ok());
         let generic = answer(serde_json::json!({"result": {"isError": true,
             "content": [{"type": "text", "text": "internal error"}]}}));
-        let e = says_reauth_required(&generic, &hints).unwrap_err();
+        let e = says_reauth_required(&generic, &hints)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("`re-auth`") && e.contains("internal error"),
             "{e}"

@@ -73,6 +73,24 @@ pub enum SetupError {
     /// The provider did not start or cannot be used.
     #[error("{0}")]
     Provider(#[from] crate::provider_link::ProviderError),
+    /// The server's upstream grant could not be seeded.
+    #[error("{0}")]
+    Seed(SeedError),
+}
+
+/// Why the server's upstream grant could not be seeded: always the suite's
+/// or the provider's problem, never the server's.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// The server's client at the upstream issuer could not be created.
+    #[error("cannot create the server's upstream client: {0}")]
+    Client(mock_provider::AdminError),
+    /// A grant could not be seeded.
+    #[error("cannot seed the server's upstream grant: {0}")]
+    Grant(mock_provider::AdminError),
+    /// The server did not come back with the new grant.
+    #[error("the server could not be restarted: {0}")]
+    Restart(TargetError),
 }
 
 /// Creates the server's client at the upstream issuer and seeds a grant
@@ -82,7 +100,7 @@ async fn seed_upstream(
     provider: &ProviderLink,
     book: &mut SecretBook,
     upstream_section: &UpstreamSection,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, SeedError> {
     use mock_provider::admin_api::SeedGrant;
     use mock_provider::{AuthMethod, ClientConfig, GrantType};
     let tenants = upstream_section.tenants;
@@ -100,7 +118,7 @@ async fn seed_upstream(
     admin
         .create_client("upstream", &client)
         .await
-        .map_err(|e| format!("cannot create the server's upstream client: {e}"))?;
+        .map_err(SeedError::Client)?;
     let mut grants = BTreeMap::new();
     let users: &[&str] = if tenants {
         &["alice", "bob"]
@@ -119,7 +137,7 @@ async fn seed_upstream(
                 },
             )
             .await
-            .map_err(|e| format!("cannot seed the server's upstream grant: {e}"))?;
+            .map_err(SeedError::Grant)?;
         book.add(
             &grant.refresh_token,
             &format!("upstream refresh token of {user}"),
@@ -225,7 +243,7 @@ impl RunContext {
             Some(u) => Some(
                 seed_upstream(&provider, &mut book, u)
                     .await
-                    .map_err(SetupError::Profile)?,
+                    .map_err(SetupError::Seed)?,
             ),
             None => None,
         };
@@ -337,7 +355,7 @@ impl RunContext {
 
     /// A fresh upstream grant for the server (the provider was reset), and
     /// a restart so the server picks it up.
-    pub async fn reseed_upstream(&mut self) -> Result<(), String> {
+    pub async fn reseed_upstream(&mut self) -> Result<(), SeedError> {
         let Some(section) = self.profile.upstream.clone() else {
             return Ok(());
         };
@@ -351,7 +369,7 @@ impl RunContext {
             for (k, v) in &env {
                 server.set_env(k, v);
             }
-            server.restart().await.map_err(|e| e.to_string())?;
+            server.restart().await.map_err(SeedError::Restart)?;
         }
         Ok(())
     }

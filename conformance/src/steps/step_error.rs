@@ -39,7 +39,22 @@ impl StepError {
     }
 }
 
-/// What the server did wrong (the expectation checks speak in messages).
+/// An unmet expectation is the server's failure; an unreadable one the
+/// suite's.
+impl From<crate::expectation::Unmet> for StepError {
+    fn from(unmet: crate::expectation::Unmet) -> Self {
+        use crate::expectation::Unmet;
+        match unmet {
+            Unmet::Answer(message) => Self {
+                kind: FailureKind::Server,
+                message,
+            },
+            Unmet::Scenario(_) => Self::harness(unmet.to_string()),
+        }
+    }
+}
+
+/// What the server did wrong, in words.
 impl From<String> for StepError {
     fn from(message: String) -> Self {
         Self {
