@@ -118,23 +118,8 @@ async fn the_token_redirect_uri_must_be_where_the_code_went() {
     let answer = support::authorize(&http(), &issuer, &params).await;
     assert_eq!(answer.status, StatusCode::FOUND, "{answer:?}");
     let code = answer.params["code"].clone();
-    let token = |redirect: &'static str| {
-        let (issuer, code, verifier) = (issuer.clone(), code.clone(), verifier.clone());
-        async move {
-            support::post_form(
-                &http(),
-                &issuer,
-                "token",
-                Some(APP),
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", redirect),
-                    ("code_verifier", &verifier),
-                ],
-            )
-            .await
-        }
+    let token = async |redirect: &str| {
+        support::exchange_code(&http(), &issuer, &code, &verifier, redirect, &[]).await
     };
     let wrong = token("http://127.0.0.1:8765/elsewhere").await;
     assert_eq!(wrong.error(), Some("invalid_grant"), "{wrong:?}");
@@ -206,18 +191,13 @@ async fn resource_values_are_checked_and_required_under_the_policy() {
     let (code, verifier) =
         support::authorization_code(&http(), &issuer, APP.0, &[("resource", support::RESOURCE)])
             .await;
-    let tokens = support::post_form(
+    let tokens = support::exchange_code(
         &http(),
         &issuer,
-        "token",
-        Some(APP),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-            ("resource", support::RESOURCE),
-        ],
+        &code,
+        &verifier,
+        REDIRECT,
+        &[("resource", support::RESOURCE)],
     )
     .await;
     assert_eq!(tokens.status, StatusCode::OK, "{tokens:?}");

@@ -216,21 +216,29 @@ pub async fn code_flow_tokens(
     extra: &[(&str, &str)],
 ) -> JsonAnswer {
     let (code, verifier) = authorization_code(http, issuer_url, APP.0, extra).await;
-    let answer = post_form(
-        http,
-        issuer_url,
-        "token",
-        Some(APP),
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
+    let answer = exchange_code(http, issuer_url, &code, &verifier, REDIRECT, &[]).await;
     assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
     answer
+}
+
+/// The `APP` client's token request for `code` (RFC 6749 4.1.3), with
+/// `redirect_uri` and any `extra` parameters.
+pub async fn exchange_code(
+    http: &reqwest::Client,
+    issuer_url: &str,
+    code: &str,
+    verifier: &str,
+    redirect_uri: &str,
+    extra: &[(&str, &str)],
+) -> JsonAnswer {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+    ];
+    form.extend_from_slice(extra);
+    post_form(http, issuer_url, "token", Some(APP), &form).await
 }
 
 /// POSTs raw bytes to `{issuer}/{endpoint}` with the given `Content-Type`
