@@ -115,12 +115,7 @@ pub fn check(
             host.unwrap_or("").to_owned(),
         ));
     }
-    let mut with_host = headers.clone();
-    if let Some(h) = host.and_then(|h| h.parse().ok()) {
-        // HTTP/2 carries the host in `:authority`, not a `Host` header.
-        with_host.insert(header::HOST, h);
-    }
-    csrf_token::check_same_origin(&with_host, state.scheme())
+    csrf_token::check_same_origin_at(headers, state.scheme(), host)
         .map_err(|e| AdminGuardRefusal::CrossSite(e.to_string()))?;
     match state.admin_secret() {
         Some(secret) => {
@@ -156,19 +151,18 @@ fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
         .or_else(|| uri.authority().map(|a| a.as_str()))
 }
 
-/// `host[:port]` without the port; IPv6 literals keep their brackets off.
-fn host_name(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or("");
-    }
-    host.rsplit_once(':').map_or(host, |(name, _)| name)
-}
-
 fn host_allowed(state: &ProviderState, host: Option<&str>) -> bool {
     let Some(host) = host else {
         return false;
     };
-    let name = host_name(host).trim_end_matches('.').to_ascii_lowercase();
+    let Ok(authority) = host.parse::<axum::http::uri::Authority>() else {
+        return false;
+    };
+    let name = authority
+        .host()
+        .trim_matches(['[', ']'])
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     if name == "localhost" || name.ends_with(".localhost") {
         return true;
     }
@@ -189,23 +183,12 @@ fn host_allowed(state: &ProviderState, host: Option<&str>) -> bool {
 }
 
 fn declares_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+    crate::request_params::require_content_type(headers, "application/json").is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn host_names_lose_their_port() {
-        assert_eq!(host_name("127.0.0.1:9400"), "127.0.0.1");
-        assert_eq!(host_name("[::1]:9400"), "::1");
-        assert_eq!(host_name("localhost"), "localhost");
-    }
 
     #[test]
     fn json_is_recognised_with_parameters() {

@@ -136,7 +136,7 @@ pub async fn authenticate(
     // whatever the method (RFC 9110 11.6.1: a 401 MUST send
     // WWW-Authenticate; RFC 6749 5.2 lets it name the schemes supported).
     let fail = |why: String| {
-        tracing::info!(issuer = issuer.name(), client_id = %crate::limits::ledger_value(&client_id), presented = %method, reason = %why, "client authentication failed");
+        tracing::info!(issuer = issuer.name(), client_id = %crate::limits::ledger_value(client_id.clone()), presented = %method, reason = %why, "client authentication failed");
         basic_failure("client authentication failed")
     };
 

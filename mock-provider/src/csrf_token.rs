@@ -113,6 +113,17 @@ pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// than this server's (`scheme://Host`). Requests without either header
 /// (not from a browser) pass; they still need the form token.
 pub fn check_same_origin(headers: &HeaderMap, scheme: &str) -> Result<(), CsrfError> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    check_same_origin_at(headers, scheme, host)
+}
+
+/// [`check_same_origin`] with the request's host given (HTTP/2 carries it
+/// in `:authority`, not in a `Host` header).
+pub fn check_same_origin_at(
+    headers: &HeaderMap,
+    scheme: &str,
+    host: Option<&str>,
+) -> Result<(), CsrfError> {
     if let Some(site) = headers.get("sec-fetch-site") {
         let site = site.to_str().unwrap_or("");
         if !matches!(site, "same-origin" | "none") {
@@ -121,10 +132,7 @@ pub fn check_same_origin(headers: &HeaderMap, scheme: &str) -> Result<(), CsrfEr
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().unwrap_or("");
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
+        let host = host.unwrap_or("");
         let own = format!("{scheme}://{host}");
         if host.is_empty() || !origin.eq_ignore_ascii_case(&own) {
             return Err(CsrfError::CrossSite(format!("Origin: {origin}")));

@@ -80,9 +80,9 @@ impl Ledger {
             response_mode,
         } = draft;
         // Bounded in bytes: what a client sent is kept whole only when short.
-        let bounded = |v: Option<String>| v.map(|v| ledger_value(&v).into_boxed_str());
-        let client_id = client_id.map(|c| ledger_value(&c));
-        let resource: Vec<String> = resource.iter().map(|r| ledger_value(r)).collect();
+        let bounded = |v: Option<String>| v.map(|v| ledger_value(v).into_boxed_str());
+        let client_id = client_id.map(ledger_value);
+        let resource: Vec<String> = resource.into_iter().map(ledger_value).collect();
         let outcome = outcome.map(Cow::Owned).unwrap_or_else(|| {
             if status < 400 {
                 Cow::Borrowed("ok")

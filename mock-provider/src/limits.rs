@@ -55,18 +55,19 @@ pub const LEDGER_VALUE_PREFIX_CHARS: usize = 64;
 ///
 /// ```
 /// use mock_provider::limits::ledger_value;
-/// assert_eq!(ledger_value("app"), "app");
+/// assert_eq!(ledger_value("app".to_owned()), "app");
 /// let long = "x".repeat(10_000);
-/// let kept = ledger_value(&long);
+/// let kept = ledger_value(long);
 /// assert!(kept.len() < 100 && kept.starts_with("xxxx") && kept.contains("…sha256:"));
 /// ```
-pub fn ledger_value(value: &str) -> String {
+/// A short value is handed back as it is: no copy on the ledger's hot path.
+pub fn ledger_value(value: String) -> String {
     if value.len() <= MAX_LEDGER_VALUE_BYTES {
-        return value.to_owned();
+        return value;
     }
     let prefix: String = value.chars().take(LEDGER_VALUE_PREFIX_CHARS).collect();
     format!(
         "{prefix}…{}",
-        crate::secret::TokenHash::of(value).fingerprint()
+        crate::secret::TokenHash::of(&value).fingerprint()
     )
 }

@@ -252,8 +252,9 @@ async fn oversized_documents_are_refused() {
 }
 
 #[tokio::test]
-async fn private_addresses_are_fetched_only_when_configured() {
-    // The policy's TOML names, and that a loopback document then works.
+async fn the_fetch_policy_is_read_from_toml_and_typos_are_refused() {
+    // The policy's TOML names (private fetches are proven refused by
+    // default in loopback_and_private_targets_are_never_fetched_by_default).
     let config = ProviderConfig::from_toml_str(
         "port = 0\n[[issuer]]\nname = \"default\"\n[issuer.policy]\nmetadata_documents_loopback = true\nmetadata_documents_private = true\n",
     )
