@@ -2,7 +2,9 @@
 //! client_credentials token throughput per server CPU-second for RS256 and
 //! ES256, with RSS; beside the same figures for a widely used Node mock
 //! OAuth server (`oauth2-mock-server`, installed by `bench/run.sh`) measured
-//! in the same run.
+//! in the same run, and the machine's raw signing rate (aws-lc directly, one
+//! thread, the bench's own fixture keys) as the ceiling each algorithm's
+//! tokens per CPU-second is compared with.
 //!
 //! Run: `bench/run.sh` (or `cargo bench -p mock-provider --bench provider`,
 //! which skips the Node baseline when it is not installed).
@@ -16,9 +18,23 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rustls_pki_types::PrivateKeyDer;
+use rustls_pki_types::pem::PemObject;
+
 const COLD_START_RUNS: usize = 15;
 const CONCURRENCY: usize = 16;
 const MAX_LOAD_TIME: Duration = Duration::from_secs(12);
+/// Raw signing: at most this long and this many signatures per algorithm.
+const RAW_SIGN_TIME: Duration = Duration::from_millis(1500);
+const RAW_SIGN_MAX: usize = 100_000;
+/// Untimed signatures before each raw measurement.
+const RAW_SIGN_WARMUP: usize = 50;
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -224,6 +240,113 @@ async fn throughput(target: &Target, total: usize) -> Throughput {
     }
 }
 
+/// The signing rate of one algorithm on one thread.
+struct SignRate {
+    signatures: usize,
+    wall: Duration,
+    /// CPU time of the signing thread, when the kernel reports it.
+    cpu: Option<f64>,
+}
+
+impl SignRate {
+    /// Signatures per CPU-second of the signing thread (per wall second if
+    /// the thread's CPU time is not available): the figure comparable with
+    /// tokens per server CPU-second.
+    fn per_cpu_second(&self) -> f64 {
+        let secs = self.cpu.unwrap_or(self.wall.as_secs_f64());
+        self.signatures as f64 / secs.max(1e-9)
+    }
+}
+
+/// CPU time of the calling thread in seconds (`/proc/thread-self/schedstat`,
+/// nanoseconds on the CPU), or `None` where the kernel does not have it.
+fn thread_cpu_seconds() -> Option<f64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse::<f64>()
+        .ok()
+        .map(|ns| ns / 1e9)
+}
+
+/// Runs `sign` on this thread, after a warm-up, at most [`RAW_SIGN_MAX`]
+/// times and for at most [`RAW_SIGN_TIME`].
+fn sign_rate(mut sign: impl FnMut()) -> SignRate {
+    for _ in 0..RAW_SIGN_WARMUP {
+        sign();
+    }
+    let cpu_before = thread_cpu_seconds();
+    let start = Instant::now();
+    let mut signatures = 0;
+    while signatures < RAW_SIGN_MAX && start.elapsed() < RAW_SIGN_TIME {
+        sign();
+        signatures += 1;
+    }
+    let wall = start.elapsed();
+    let cpu = cpu_before.zip(thread_cpu_seconds()).map(|(b, a)| a - b);
+    SignRate {
+        signatures,
+        wall,
+        cpu,
+    }
+}
+
+/// A JWS signing input shaped like the provider's access tokens (RFC 9068
+/// header and claims, base64url): what each raw signature covers.
+fn jwt_signing_input(alg: &str) -> Vec<u8> {
+    let header = format!(
+        r#"{{"typ":"at+jwt","alg":"{alg}","kid":"NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"}}"#
+    );
+    let claims = r#"{"iss":"http://127.0.0.1:40000/es","sub":"bench","aud":"http://127.0.0.1:40000/es","exp":1798000000,"iat":1797996400,"jti":"pQ3b0mXkV2d9sT7yLwZr1A","client_id":"bench","scope":"mcp:tools"}"#;
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(claims)
+    )
+    .into_bytes()
+}
+
+fn fixture_key(name: &str) -> PrivateKeyDer<'static> {
+    PrivateKeyDer::from_pem_file(workspace().join("fixtures/keys").join(name)).expect("fixture key")
+}
+
+/// Raw RSA-2048 PKCS#1 v1.5 SHA-256 and ECDSA P-256 SHA-256 signing with
+/// aws-lc-rs, as the provider signs (the same fixture keys and algorithms),
+/// one after the other on the calling thread.
+fn raw_signing() -> Vec<(&'static str, usize, SignRate)> {
+    let rng = SystemRandom::new();
+    let rsa = RsaKeyPair::from_pkcs8(fixture_key("rs256.pem").secret_der()).expect("RSA key");
+    let rs_input = jwt_signing_input("RS256");
+    let mut sig = vec![0u8; rsa.public_modulus_len()];
+    let rs = sign_rate(|| {
+        rsa.sign(
+            &RSA_PKCS1_SHA256,
+            &rng,
+            std::hint::black_box(&rs_input),
+            &mut sig,
+        )
+        .expect("RSA signing");
+        std::hint::black_box(&sig);
+    });
+    let ec = EcdsaKeyPair::from_private_key_der(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        fixture_key("es256.pem").secret_der(),
+    )
+    .expect("P-256 key");
+    let es_input = jwt_signing_input("ES256");
+    let es = sign_rate(|| {
+        let s = ec
+            .sign(&rng, std::hint::black_box(&es_input))
+            .expect("ECDSA signing");
+        std::hint::black_box(s.as_ref());
+    });
+    vec![
+        ("RSA-2048 PKCS#1 v1.5 SHA-256 (RS256)", rs_input.len(), rs),
+        ("ECDSA P-256 SHA-256 (ES256)", es_input.len(), es),
+    ]
+}
+
 fn find(v: &[(&'static str, f64, u64)], name: &str) -> Option<(&'static str, f64, u64)> {
     v.iter().find(|x| x.0 == name).copied()
 }
@@ -313,6 +436,26 @@ async fn main() {
         starts.push((t.name, med));
     }
 
+    println!("\n## Raw signing rate (aws-lc, one core)\n");
+    println!(
+        "| algorithm | message bytes | signatures | wall s | thread CPU s | signs per CPU-s |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    // On a thread of its own, so the runtime's workers stay free.
+    let raw = tokio::task::spawn_blocking(raw_signing).await.unwrap();
+    for (name, bytes, r) in &raw {
+        println!(
+            "| {name} | {bytes} | {} | {:.2} | {} | {:.0} |",
+            r.signatures,
+            r.wall.as_secs_f64(),
+            r.cpu.map_or("n/a".to_owned(), |c| format!("{c:.2}")),
+            r.per_cpu_second(),
+        );
+    }
+    if raw.iter().any(|(_, _, r)| r.cpu.is_none()) {
+        println!("\nNo per-thread CPU time here: signs per wall second instead.");
+    }
+
     println!(
         "\n## client_credentials token throughput ({CONCURRENCY} concurrent clients, at most {} s each)\n",
         MAX_LOAD_TIME.as_secs()
@@ -337,6 +480,21 @@ async fn main() {
             r.rss_peak_kib as f64 / 1024.0,
         );
         per_cpu.push((t.name, rate, r.rss_peak_kib));
+    }
+    // Each algorithm's tokens per server CPU-second against its raw
+    // signing rate: how much of a token's CPU the signature is.
+    println!();
+    for ((target, alg, key), (_, _, ceiling)) in
+        [(&rs, "RS256", "RSA-2048"), (&es, "ES256", "P-256")]
+            .into_iter()
+            .zip(&raw)
+    {
+        if let Some(t) = find(&per_cpu, target.name) {
+            println!(
+                "- {alg} tokens per server CPU-second / raw {key} signs per second: {:.0}%",
+                100.0 * t.1 / ceiling.per_cpu_second()
+            );
+        }
     }
 
     println!("\n## Ratios (same run)\n");

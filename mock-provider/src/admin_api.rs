@@ -26,6 +26,8 @@ use crate::client_registry::{ClientOrigin, GrantType};
 use crate::config::ClientConfig;
 use crate::fault_plan::{AppliedFaults, FaultRule};
 use crate::issuer::{Issuer, now};
+use crate::issuer_keys::KeysUnavailable;
+use crate::key_set::KeySet;
 use crate::ledger::{LedgerEntry, LedgerFilter};
 use crate::provider_state::ProviderState;
 use crate::resource_indicator;
@@ -48,6 +50,7 @@ impl IntoResponse for AdminRefusal {
             StatusCode::UNAUTHORIZED => "unauthorized",
             StatusCode::FORBIDDEN => "forbidden",
             StatusCode::CONFLICT => "conflict",
+            StatusCode::INTERNAL_SERVER_ERROR => "server_error",
             _ => "invalid_request",
         };
         (
@@ -55,6 +58,12 @@ impl IntoResponse for AdminRefusal {
             Json(json!({"error": error, "error_description": self.1})),
         )
             .into_response()
+    }
+}
+
+impl From<KeysUnavailable> for AdminRefusal {
+    fn from(e: KeysUnavailable) -> Self {
+        AdminRefusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
     }
 }
 
@@ -98,6 +107,7 @@ pub fn routes(state: Arc<ProviderState>) -> Router<Arc<ProviderState>> {
         .route("/__admin/issuers/{issuer}/keys", get(keys))
         .route("/__admin/issuers/{issuer}/keys/rotate", post(rotate))
         .route("/__admin/issuers/{issuer}/revoke", post(revoke))
+        .route("/__admin/issuers/{issuer}/reset", post(reset_issuer))
         .route(
             "/__admin/issuers/{issuer}/expire-access-tokens",
             post(expire),
@@ -128,30 +138,28 @@ pub fn routes(state: Arc<ProviderState>) -> Router<Arc<ProviderState>> {
         ))
 }
 
-async fn list_issuers(State(state): State<Arc<ProviderState>>) -> Json<Vec<IssuerInfo>> {
-    Json(
-        state
-            .issuers()
-            .values()
-            .map(|i| {
-                let keys = i.keys();
-                IssuerInfo {
-                    name: i.name().to_owned(),
-                    issuer: i.url().to_owned(),
-                    metadata_url: format!(
-                        "{}/.well-known/oauth-authorization-server/{}",
-                        state.base_url(),
-                        i.name()
-                    ),
-                    token_endpoint: i.endpoint("token"),
-                    jwks_uri: i.endpoint("jwks"),
-                    upstream_api: i.upstream_audience(),
-                    signing_algorithm: keys.alg().as_str().to_owned(),
-                    active_kid: keys.active().kid().to_owned(),
-                }
-            })
-            .collect(),
-    )
+async fn list_issuers(
+    State(state): State<Arc<ProviderState>>,
+) -> AdminResult<Json<Vec<IssuerInfo>>> {
+    let mut out = Vec::new();
+    for i in state.issuers().values() {
+        let keys = i.keys().await?;
+        out.push(IssuerInfo {
+            name: i.name().to_owned(),
+            issuer: i.url().to_owned(),
+            metadata_url: format!(
+                "{}/.well-known/oauth-authorization-server/{}",
+                state.base_url(),
+                i.name()
+            ),
+            token_endpoint: i.endpoint("token"),
+            jwks_uri: i.endpoint("jwks"),
+            upstream_api: i.upstream_audience(),
+            signing_algorithm: keys.alg().as_str().to_owned(),
+            active_kid: keys.active().kid().to_owned(),
+        });
+    }
+    Ok(Json(out))
 }
 
 async fn list_clients(
@@ -223,8 +231,9 @@ async fn mint(
         extra_claims: req.claims,
         ..Default::default()
     };
+    let keys = issuer.keys().await?;
     if let Some(kid) = req.token_override.as_ref().and_then(|o| o.kid.as_deref())
-        && issuer.keys().find(kid, now).is_none()
+        && keys.find(kid, now).is_none()
     {
         return Err(bad(format!(
             "override.kid: `{kid}` is not a key issuer `{name}` publishes now"
@@ -237,7 +246,7 @@ async fn mint(
     faults.token_overrides.push(requested);
     faults.token_overrides.extend(req.token_override);
     issuer.grants().record_access_token(None, &claims, now);
-    let access_token = issuer.issue_access_token(&claims, &faults, now);
+    let access_token = issuer.issue_access_token(&keys, &claims, &faults, now);
     let payload = crate::jws::DecodedJws::parse(&access_token)
         .map(|j| j.payload)
         .unwrap_or(Value::Null);
@@ -307,8 +316,7 @@ async fn seed_grant(
     ))
 }
 
-fn keys_info(issuer: &Issuer) -> KeysInfo {
-    let keys = issuer.keys();
+fn keys_info(keys: &KeySet) -> KeysInfo {
     let now = now();
     KeysInfo {
         active_kid: keys.active().kid().to_owned(),
@@ -329,7 +337,7 @@ async fn keys(
     Path(name): Path<String>,
 ) -> AdminResult<Json<KeysInfo>> {
     let issuer = issuer_of(&state, &name)?;
-    Ok(Json(keys_info(&issuer)))
+    Ok(Json(keys_info(&*issuer.keys().await?)))
 }
 
 async fn rotate(
@@ -339,15 +347,18 @@ async fn rotate(
 ) -> AdminResult<Json<KeysInfo>> {
     let issuer = issuer_of(&state, &name)?;
     let req: RotateKeys = parse(&body)?;
-    let alg = req.algorithm.unwrap_or_else(|| issuer.keys().alg());
+    let alg = match req.algorithm {
+        Some(alg) => alg,
+        None => issuer.keys().await?.alg(),
+    };
     // RSA generation takes tens of milliseconds: off the async threads.
     let next = tokio::task::spawn_blocking(move || SigningKey::generate(alg))
         .await
         .map_err(|e| bad(format!("key generation failed: {e}")))?
         .map_err(|e| bad(format!("key generation failed: {e}")))?;
-    issuer.rotate_keys(next, req.grace_secs);
+    let keys = issuer.rotate_keys(next, req.grace_secs).await?;
     tracing::info!(issuer = issuer.name(), grace_secs = ?req.grace_secs, "signing key rotated");
-    Ok(Json(keys_info(&issuer)))
+    Ok(Json(keys_info(&keys)))
 }
 
 async fn revoke(
@@ -374,7 +385,7 @@ async fn revoke(
         access_token_revoked: false,
     };
     if let Some(token) = &req.token {
-        if let Some(claims) = AccessTokenClaims::verify(token, &issuer.keys(), now) {
+        if let Some(claims) = AccessTokenClaims::verify(token, &*issuer.keys().await?, now) {
             issuer
                 .grants()
                 .families
@@ -475,6 +486,19 @@ async fn ledger(
 
 async fn counters(State(state): State<Arc<ProviderState>>) -> Json<Counters> {
     Json(state.ledger().counters())
+}
+
+async fn reset_issuer(
+    State(state): State<Arc<ProviderState>>,
+    Path(name): Path<String>,
+) -> AdminResult<StatusCode> {
+    match state.reset_issuer(&name) {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(AdminRefusal(
+            StatusCode::NOT_FOUND,
+            format!("no issuer named `{name}`"),
+        )),
+    }
 }
 
 async fn reset(State(state): State<Arc<ProviderState>>) -> StatusCode {

@@ -339,6 +339,18 @@ impl AdminClient {
         self.call(Method::GET, "ledger/counters", None::<&()>).await
     }
 
+    /// One issuer back to its state at start (its faults, clients, keys
+    /// and grants); the ledger and the other issuers stay as they are.
+    pub async fn reset_issuer(&self, issuer: &str) -> Result<(), AdminError> {
+        self.call::<Option<()>>(
+            Method::POST,
+            &format!("issuers/{issuer}/reset"),
+            None::<&()>,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Back to the state at start.
     pub async fn reset(&self) -> Result<(), AdminError> {
         self.call::<Option<()>>(Method::POST, "reset", None::<&()>)

@@ -80,9 +80,10 @@ pub async fn jwks_handler(
         Err(not_found) => return not_found,
     };
     ex.answer(async |ex, _| {
+        let keys = ex.issuer.keys().await?;
         Ok((
             [(header::CONTENT_TYPE, "application/json")],
-            ex.issuer.keys().jwks(crate::issuer::now()).to_string(),
+            keys.jwks(crate::issuer::now()).to_string(),
         )
             .into_response())
     })

@@ -188,6 +188,13 @@ impl FaultPlan {
         state.rules.len() != before
     }
 
+    /// Removes every rule that names `issuer`.
+    pub fn clear_issuer(&self, issuer: &str) {
+        self.lock()
+            .rules
+            .retain(|r| r.rule.issuer.as_deref() != Some(issuer));
+    }
+
     /// Removes every rule.
     pub fn clear(&self) {
         self.lock().rules.clear();

@@ -16,6 +16,7 @@ use crate::client_auth;
 use crate::exchange::{Exchange, no_store};
 use crate::fault_plan::Endpoint;
 use crate::issuer::{Issuer, now};
+use crate::key_set::KeySet;
 use crate::oauth_error::OAuthError;
 use crate::provider_state::ProviderState;
 use crate::request_params::RequestParams;
@@ -66,13 +67,13 @@ async fn introspect(
         .with_status(axum::http::StatusCode::FORBIDDEN));
     }
     let token = params.required("token")?;
-    Ok(describe(issuer, token))
+    Ok(describe(issuer, &*issuer.keys().await?, token))
 }
 
 /// The introspection answer for any token string.
-pub fn describe(issuer: &Issuer, token: &str) -> Value {
+pub fn describe(issuer: &Issuer, keys: &KeySet, token: &str) -> Value {
     let now = now();
-    if let Some(claims) = AccessTokenClaims::verify(token, &issuer.keys(), now)
+    if let Some(claims) = AccessTokenClaims::verify(token, keys, now)
         && claims.iss == issuer.url()
     {
         let revoked = issuer.grants().families.access_token_revoked(&claims.jti);

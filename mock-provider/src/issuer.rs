@@ -13,6 +13,7 @@ use crate::client_metadata_document::{self, FetchPolicy, MetadataDocumentError};
 use crate::client_registry::{ClientOrigin, ClientRegistry, RegisteredClient};
 use crate::config::IssuerConfig;
 use crate::fault_plan::AppliedFaults;
+use crate::issuer_keys::{IssuerKeys, KeysUnavailable};
 use crate::issuer_policy::IssuerPolicy;
 use crate::key_set::KeySet;
 use crate::limits::MAX_CACHED_METADATA_DOCUMENTS;
@@ -128,8 +129,7 @@ pub struct Issuer {
     name: String,
     url: String,
     settings: IssuerSettings,
-    keys: RwLock<Arc<KeySet>>,
-    initial_keys: Arc<KeySet>,
+    keys: IssuerKeys,
     configured_clients: Vec<RegisteredClient>,
     clients: RwLock<ClientRegistry>,
     metadata_documents: Mutex<HashMap<String, (Arc<RegisteredClient>, Instant)>>,
@@ -139,14 +139,9 @@ pub struct Issuer {
 }
 
 impl Issuer {
-    /// Builds an issuer from validated configuration, its loaded key and
-    /// its staged keys (published, not signing).
-    pub fn new(
-        config: &IssuerConfig,
-        base_url: &str,
-        key: SigningKey,
-        staged: Vec<SigningKey>,
-    ) -> Self {
+    /// Builds an issuer from validated configuration and its keys, which
+    /// may still be being generated (see [`crate::issuer_keys`]).
+    pub(crate) fn new(config: &IssuerConfig, base_url: &str, keys: IssuerKeys) -> Self {
         let url = format!("{}/{}", base_url.trim_end_matches('/'), config.name);
         let configured_clients: Vec<RegisteredClient> =
             config.clients.iter().map(|c| c.to_registered()).collect();
@@ -154,7 +149,6 @@ impl Issuer {
         for c in &configured_clients {
             registry.insert(c.clone());
         }
-        let keys = Arc::new(KeySet::with_staged(key, staged));
         Self {
             name: config.name.clone(),
             settings: IssuerSettings {
@@ -174,8 +168,7 @@ impl Issuer {
                 policy: config.policy.clone(),
             },
             url,
-            keys: RwLock::new(keys.clone()),
-            initial_keys: keys,
+            keys,
             configured_clients,
             clients: RwLock::new(registry),
             metadata_documents: Mutex::new(HashMap::new()),
@@ -215,23 +208,38 @@ impl Issuer {
         ScopeSet::from_tokens(self.settings.scopes_supported.iter().cloned())
     }
 
-    /// The current keys.
-    pub fn keys(&self) -> Arc<KeySet> {
-        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The current keys; waits while they are still being generated at
+    /// start (see [`crate::issuer_keys`]).
+    pub async fn keys(&self) -> Result<Arc<KeySet>, KeysUnavailable> {
+        self.keys.current().await
+    }
+
+    /// The current keys if they exist yet, without waiting.
+    pub fn keys_now(&self) -> Option<Arc<KeySet>> {
+        self.keys.now()
+    }
+
+    /// Hands over the keys generated at start.
+    pub(crate) fn settle_keys(&self, keys: Result<KeySet, String>) {
+        self.keys.settle(keys);
     }
 
     /// Makes `next` the signing key; the old one stays in the JWKS for
     /// `grace_secs`, or leaves it at once with `None`.
-    pub fn rotate_keys(&self, next: SigningKey, grace_secs: Option<u64>) -> Arc<KeySet> {
-        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
-        *keys = Arc::new(keys.rotated(next, grace_secs, now()));
-        keys.clone()
+    pub async fn rotate_keys(
+        &self,
+        next: SigningKey,
+        grace_secs: Option<u64>,
+    ) -> Result<Arc<KeySet>, KeysUnavailable> {
+        self.keys
+            .replace(|keys| keys.rotated(next, grace_secs, now()))
+            .await
     }
 
     /// Back to the state at start: configured clients and keys only, no
     /// grants, no cached metadata documents.
     pub fn reset(&self) {
-        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = self.initial_keys.clone();
+        self.keys.reset();
         let mut registry = ClientRegistry::default();
         for c in &self.configured_clients {
             registry.insert(c.clone());
@@ -366,15 +374,18 @@ impl Issuer {
         }
     }
 
-    /// Signs claims into an access token, with the token overrides and
-    /// signing fault the fault plan chose.
+    /// Signs claims into an access token with `keys` (the issuer's, see
+    /// [`Issuer::keys`]), with the token overrides and signing fault the
+    /// fault plan chose.
     pub fn issue_access_token(
         &self,
+        keys: &KeySet,
         claims: &AccessTokenClaims,
         faults: &AppliedFaults,
         now: u64,
     ) -> String {
-        self.issue_access_token_with_audience(claims, faults, now).0
+        self.issue_access_token_with_audience(keys, claims, faults, now)
+            .0
     }
 
     /// [`Issuer::issue_access_token`], also returning the `aud` the token
@@ -382,6 +393,7 @@ impl Issuer {
     /// the ledger records what the client actually got.
     pub fn issue_access_token_with_audience(
         &self,
+        keys: &KeySet,
         claims: &AccessTokenClaims,
         faults: &AppliedFaults,
         now: u64,
@@ -404,7 +416,7 @@ impl Issuer {
             with.header
                 .extend(o.header.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
-        let token = signing_fault::sign(&payload, &self.keys(), faults.signing, now, &with);
+        let token = signing_fault::sign(&payload, keys, faults.signing, now, &with);
         (token, audience)
     }
 

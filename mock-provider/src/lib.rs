@@ -31,6 +31,7 @@ pub mod html_page;
 pub mod introspection_endpoint;
 pub mod issuer;
 pub mod issuer_config;
+pub mod issuer_keys;
 pub mod issuer_policy;
 pub mod jws;
 pub mod key_set;

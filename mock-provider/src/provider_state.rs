@@ -109,6 +109,29 @@ impl ProviderState {
         }
     }
 
+    /// One issuer back to its state at start: its configured faults,
+    /// clients and keys, no grants; other issuers and the ledger (shared:
+    /// read it `after_seq`) are left alone, so a test can reset its own
+    /// issuer while others run. `false`: no such issuer.
+    pub fn reset_issuer(&self, name: &str) -> bool {
+        let Some(issuer) = self.issuers.get(name) else {
+            return false;
+        };
+        self.faults.clear_issuer(name);
+        for rule in self
+            .initial_faults
+            .iter()
+            .filter(|r| r.issuer.as_deref() == Some(name))
+        {
+            self.faults.add(rule.clone());
+        }
+        if let Some(policy) = self.consent.get(name) {
+            policy.reset();
+        }
+        issuer.reset();
+        true
+    }
+
     /// The base URL.
     pub fn base_url(&self) -> &str {
         &self.base_url

@@ -4,9 +4,15 @@
 //! identifiers from it; this type writes it and reads it back, so the two
 //! sides cannot drift apart.
 //!
-//! The line means what it says: the socket is bound, every issuer's keys
-//! are loaded, and the signal handlers are installed (SIGTERM or Ctrl-C
-//! after it is a clean shutdown).
+//! The line means what it says: the socket is bound, every request is
+//! answered, key files are loaded, and the signal handlers are installed
+//! (SIGTERM or Ctrl-C after it is a clean shutdown). Keys the provider
+//! generates may still be in the making when the line appears (an RSA-2048
+//! key takes 50-100 ms, the rest of a start about 5 ms): discovery,
+//! authorization and registration answer at once, and whatever signs or
+//! publishes a key (JWKS, tokens, introspection, revocation, the upstream
+//! API, the admin API's mint and keys) waits for them. No request ever
+//! sees a missing or a different key (see `issuer_keys`).
 //!
 //! ```
 //! use mock_provider::ready_line::ReadyLine;

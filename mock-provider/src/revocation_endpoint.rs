@@ -57,7 +57,7 @@ async fn revoke(
     let _ = params.single("token_type_hint")?;
     let client_id = &client.client.client_id;
 
-    if let Some(claims) = AccessTokenClaims::verify(token, &issuer.keys(), now())
+    if let Some(claims) = AccessTokenClaims::verify(token, &*issuer.keys().await?, now())
         && claims.iss == issuer.url()
     {
         if &claims.client_id != client_id {

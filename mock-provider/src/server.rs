@@ -15,11 +15,14 @@ use crate::config::{ClientConfig, ConfigError, ConfigProblem, IssuerConfig, Prov
 use crate::consent_policy::ConsentPolicy;
 use crate::fault_plan::FaultPlan;
 use crate::issuer::Issuer;
+use crate::issuer_keys::IssuerKeys;
+use crate::key_set::KeySet;
 use crate::ledger::Ledger;
 use crate::pending_authorization::PendingAuthorizations;
 use crate::provider_state::ProviderState;
 use crate::refresh_barrier::RefreshBarriers;
 use crate::secret::Secret;
+use crate::signing_key::SigningKey;
 use crate::tls::{TlsError, TlsIdentity};
 
 /// Why the provider did not start.
@@ -171,17 +174,18 @@ impl MockProviderBuilder {
             origin: config.source_file.clone(),
             problems,
         })?;
-        // Keys load (or RSA keys generate) on blocking threads while the
-        // socket is bound.
-        let key_jobs: Vec<_> = config
+        // Key files load on blocking threads while the socket is bound, and
+        // a bad one fails the start. Keys to generate are made after the
+        // start returns (see `issuer_keys`): RSA-2048 takes 50-100 ms.
+        let key_file_jobs: Vec<_> = config
             .issuers
             .iter()
             .map(|i| {
                 let i = i.clone();
                 let base = config.base_dir().map(ToOwned::to_owned);
-                tokio::task::spawn_blocking(move || {
-                    let key = i.signing_key(base.as_deref())?;
-                    Ok::<_, String>((key, i.staged_signing_keys()?))
+                tokio::task::spawn_blocking(move || match i.key_file.is_some() {
+                    true => i.signing_key(base.as_deref()).map(Some),
+                    false => Ok(None),
                 })
             })
             .collect();
@@ -239,24 +243,37 @@ impl MockProviderBuilder {
         let base_url = format!("{scheme}://{}", SocketAddr::new(url_host, addr.port()));
 
         let mut issuers = BTreeMap::new();
+        let mut to_generate = Vec::new();
         let mut problems = Vec::new();
-        for (idx, (cfg, job)) in config.issuers.iter().zip(key_jobs).enumerate() {
-            match job.await {
-                Ok(Ok((key, staged))) => {
-                    issuers.insert(
-                        cfg.name.clone(),
-                        Arc::new(Issuer::new(cfg, &base_url, key, staged)),
-                    );
+        for (idx, (cfg, job)) in config.issuers.iter().zip(key_file_jobs).enumerate() {
+            let loaded = match job.await {
+                Ok(Ok(loaded)) => loaded,
+                Ok(Err(reason)) => {
+                    problems.push(ConfigProblem {
+                        field: format!("issuer[{idx}].key_file"),
+                        reason,
+                    });
+                    continue;
                 }
-                Ok(Err(reason)) => problems.push(ConfigProblem {
-                    field: format!("issuer[{idx}].key_file"),
-                    reason,
-                }),
-                Err(e) => problems.push(ConfigProblem {
-                    field: format!("issuer[{idx}].key_file"),
-                    reason: format!("key loading task failed: {e}"),
-                }),
-            }
+                Err(e) => {
+                    problems.push(ConfigProblem {
+                        field: format!("issuer[{idx}].key_file"),
+                        reason: format!("key loading task failed: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let keys = match loaded {
+                Some(key) if cfg.staged_keys.is_empty() => IssuerKeys::ready(KeySet::new(key)),
+                loaded => {
+                    to_generate.push((cfg.clone(), cfg.name.clone(), loaded));
+                    IssuerKeys::pending()
+                }
+            };
+            issuers.insert(
+                cfg.name.clone(),
+                Arc::new(Issuer::new(cfg, &base_url, keys)),
+            );
         }
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
@@ -264,6 +281,18 @@ impl MockProviderBuilder {
                 problems,
             }
             .into());
+        }
+        for (cfg, name, loaded) in to_generate {
+            let Some(issuer) = issuers.get(&name).cloned() else {
+                continue;
+            };
+            tokio::task::spawn_blocking(move || {
+                let keys = generate_keys(&cfg, loaded);
+                if let Err(reason) = &keys {
+                    tracing::error!(issuer = %name, %reason, "signing keys could not be generated");
+                }
+                issuer.settle_keys(keys);
+            });
         }
         let faults = FaultPlan::default();
         for rule in &config.faults {
@@ -432,4 +461,14 @@ impl Drop for MockProvider {
             task.abort();
         }
     }
+}
+
+/// An issuer's key set: the key from its file or a new one, and its
+/// staged keys (made on a blocking thread after the start).
+fn generate_keys(cfg: &IssuerConfig, loaded: Option<SigningKey>) -> Result<KeySet, String> {
+    let active = match loaded {
+        Some(key) => key,
+        None => SigningKey::generate(cfg.signing_algorithm).map_err(|e| e.to_string())?,
+    };
+    Ok(KeySet::with_staged(active, cfg.staged_signing_keys()?))
 }

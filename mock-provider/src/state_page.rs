@@ -161,9 +161,15 @@ pub fn render(provider: &ProviderState) -> String {
     out.push_str("<h2>Issuers</h2>\n");
     let mut rows = Vec::new();
     for issuer in provider.issuers().values() {
-        let keys = issuer.keys();
-        let active = keys.active().kid().to_owned();
-        let jwks = keys.jwks(now);
+        // The page shows, never waits: keys still being generated show as
+        // such.
+        let (active, jwks) = match issuer.keys_now() {
+            Some(keys) => (keys.active().kid().to_owned(), keys.jwks(now)),
+            None => (
+                "(being generated)".to_owned(),
+                serde_json::json!({"keys": []}),
+            ),
+        };
         let mut key_list = String::from("<ul>");
         for k in jwks["keys"].as_array().into_iter().flatten() {
             let kid = k["kid"].as_str().unwrap_or("");

@@ -18,6 +18,7 @@ use crate::client_registry::GrantType;
 use crate::exchange::{Exchange, no_store};
 use crate::fault_plan::{AppliedFaults, Endpoint};
 use crate::issuer::{Issuer, now};
+use crate::key_set::KeySet;
 use crate::oauth_error::{ErrorCode, OAuthError};
 use crate::pkce;
 use crate::provider_state::ProviderState;
@@ -92,10 +93,13 @@ async fn grant(
         &params.all("resource"),
         issuer.settings().policy.require_resource,
     )?;
+    // Before any grant is spent: a code or refresh token is never used up
+    // for a token that cannot be signed.
+    let keys = issuer.keys().await?;
     let response = match grant {
-        GrantType::AuthorizationCode => authorization_code(ex, &client, params, applied)?,
-        GrantType::RefreshToken => refresh_token(ex, &client, params, applied)?,
-        GrantType::ClientCredentials => client_credentials(ex, &client, params, applied)?,
+        GrantType::AuthorizationCode => authorization_code(ex, &keys, &client, params, applied)?,
+        GrantType::RefreshToken => refresh_token(ex, &keys, &client, params, applied)?,
+        GrantType::ClientCredentials => client_credentials(ex, &keys, &client, params, applied)?,
     };
     ex.draft.granted_scope = Some(response.scope.clone());
     tracing::info!(
@@ -139,6 +143,7 @@ fn requested_resources(issuer: &Issuer, params: &RequestParams) -> Result<Vec<St
 
 fn authorization_code(
     ex: &mut Exchange,
+    keys: &KeySet,
     client: &AuthenticatedClient,
     params: &RequestParams,
     applied: &AppliedFaults,
@@ -229,7 +234,7 @@ fn authorization_code(
     ex.draft.family = Some(family.0);
     ex.draft.issued_refresh_token = refresh.as_ref().map(Secret::fingerprint);
 
-    let (access, audience) = issuer.issue_access_token_with_audience(&claims, applied, now);
+    let (access, audience) = issuer.issue_access_token_with_audience(keys, &claims, applied, now);
     ex.draft.audience = audience;
     Ok(respond(
         issuer,
@@ -242,6 +247,7 @@ fn authorization_code(
 
 fn refresh_token(
     ex: &mut Exchange,
+    keys: &KeySet,
     client: &AuthenticatedClient,
     params: &RequestParams,
     applied: &AppliedFaults,
@@ -324,7 +330,7 @@ fn refresh_token(
     grants.record_access_token(Some(redemption.family), &claims, now);
     drop(grants);
 
-    let (access, audience) = issuer.issue_access_token_with_audience(&claims, applied, now);
+    let (access, audience) = issuer.issue_access_token_with_audience(keys, &claims, applied, now);
     ex.draft.audience = audience;
     let refresh = if redemption.rotated {
         ex.draft.issued_refresh_token = Some(successor.fingerprint());
@@ -339,6 +345,7 @@ fn refresh_token(
 
 fn client_credentials(
     ex: &mut Exchange,
+    keys: &KeySet,
     client: &AuthenticatedClient,
     params: &RequestParams,
     applied: &AppliedFaults,
@@ -357,7 +364,7 @@ fn client_credentials(
     let claims =
         issuer.access_token_claims(&c.client_id, &c.client_id, &scope, &audiences, None, now);
     issuer.grants().record_access_token(None, &claims, now);
-    let (access, audience) = issuer.issue_access_token_with_audience(&claims, applied, now);
+    let (access, audience) = issuer.issue_access_token_with_audience(keys, &claims, applied, now);
     ex.draft.audience = audience;
     // RFC 6749 4.4.3: no refresh token.
     Ok(respond(&issuer, access, None, &scope, applied))

@@ -20,6 +20,7 @@ use crate::exchange::Exchange;
 use crate::fault_plan::Endpoint;
 use crate::issuer::{Issuer, now};
 use crate::jws::DecodedJws;
+use crate::key_set::KeySet;
 use crate::ledger::UpstreamObservation;
 use crate::provider_state::ProviderState;
 use crate::secret::TokenHash;
@@ -36,6 +37,10 @@ pub async fn upstream_handler(
         Err(not_found) => return not_found,
     };
     let issuer = ex.issuer.clone();
+    let keys = match issuer.keys().await {
+        Ok(keys) => keys,
+        Err(e) => return ex.answer(async move |_, _| Err(e.into())).await,
+    };
     let sub_path = format!("/{}", path.get("path").map(String::as_str).unwrap_or(""));
     let bearer = bearer_token(&headers);
     let mut seen = observe(bearer.as_ref().and_then(|b| b.as_deref().ok()), &sub_path);
@@ -43,7 +48,7 @@ pub async fn upstream_handler(
     let verdict = match &bearer {
         None => Err(Refusal::NoToken),
         Some(Err(why)) => Err(Refusal::Malformed(why)),
-        Some(Ok(token)) => check(&issuer, token),
+        Some(Ok(token)) => check(&issuer, &keys, token),
     };
     seen.refused_because = verdict.as_ref().err().map(|r| r.reason().to_owned());
     ex.draft.upstream = Some(seen);
@@ -174,9 +179,9 @@ impl Refusal {
     }
 }
 
-fn check(issuer: &Issuer, token: &str) -> Result<AccessTokenClaims, Refusal> {
+fn check(issuer: &Issuer, keys: &KeySet, token: &str) -> Result<AccessTokenClaims, Refusal> {
     let now = now();
-    let claims = AccessTokenClaims::verify(token, &issuer.keys(), now).ok_or(Refusal::Invalid(
+    let claims = AccessTokenClaims::verify(token, keys, now).ok_or(Refusal::Invalid(
         "the token is not a JWT signed by this issuer's published keys",
     ))?;
     if claims.iss != issuer.url() {

@@ -1300,6 +1300,8 @@ async fn signing_faults_fail_verification_against_the_jwks() {
                         .issuer(name)
                         .unwrap()
                         .keys()
+                        .await
+                        .unwrap()
                         .active()
                         .public_key_pem();
                     let hmac = DecodingKey::from_secret(pem.as_bytes());

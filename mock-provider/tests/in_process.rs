@@ -120,3 +120,81 @@ async fn the_issuers_asked_for_are_the_issuers_served() {
     assert_eq!(names, ["tenant-a", "tenant-b"]);
     assert!(chosen.issuer_url("default").is_none());
 }
+
+/// Keys are generated after the start returns (RSA-2048 takes 50-100 ms):
+/// requests sent the moment the provider is up wait for them, and every
+/// token they get carries a key the JWKS publishes and verifies with it.
+#[tokio::test]
+async fn requests_at_start_wait_for_generated_keys_and_never_see_another() {
+    let provider = MockProvider::builder()
+        .issuer(
+            IssuerConfig::new("default")
+                .staged_key(SigningAlgorithm::Rs256)
+                .client(
+                    ClientConfig::confidential("svc", "pw")
+                        .grant_types([GrantType::ClientCredentials]),
+                ),
+        )
+        .start()
+        .await
+        .unwrap();
+    let issuer = provider.issuer_url("default").unwrap();
+    let http = reqwest::Client::new();
+    let token = |http: reqwest::Client, issuer: String| async move {
+        let r = http
+            .post(format!("{issuer}/token"))
+            .basic_auth("svc", Some("pw"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: serde_json::Value = r.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    let jwks = async {
+        let r = http.get(format!("{issuer}/jwks")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<serde_json::Value>().await.unwrap()
+    };
+    let metadata = async {
+        http.get(format!(
+            "{}/.well-known/oauth-authorization-server/default",
+            provider.base_url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .status()
+    };
+    let requests: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(token(http.clone(), issuer.clone())))
+        .collect();
+    let (jwks, metadata) = tokio::join!(jwks, metadata);
+    let mut tokens = Vec::new();
+    for r in requests {
+        tokens.push(r.await.unwrap());
+    }
+    assert_eq!(metadata, 200);
+    let published: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(published.len(), 2, "the active key and the staged one");
+    let keys = provider.issuer("default").unwrap().keys().await.unwrap();
+    assert_eq!(published[0], keys.active().kid());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for t in &tokens {
+        let header = mock_provider::jws::DecodedJws::parse(t).unwrap().header;
+        assert_eq!(header["kid"], published[0], "signed with the active key");
+        assert!(
+            mock_provider::AccessTokenClaims::verify(t, &keys, now).is_some(),
+            "verifies with the published keys"
+        );
+    }
+}

@@ -109,6 +109,10 @@ async fn busy_provider() -> (MockProvider, String, String) {
 #[tokio::test]
 async fn the_page_shows_issuers_clients_families_faults_ledger_and_counters() {
     let (provider, refresh, rotated) = busy_provider().await;
+    // The page shows keys without waiting for them; these exist by now.
+    for issuer in provider.issuers() {
+        issuer.keys().await.unwrap();
+    }
     let (status, headers, page) = get_page(&provider).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -128,7 +132,7 @@ async fn the_page_shows_issuers_clients_families_faults_ledger_and_counters() {
 
     // Issuers with their keys.
     for issuer in provider.issuers() {
-        let kid = issuer.keys().active().kid().to_owned();
+        let kid = issuer.keys().await.unwrap().active().kid().to_owned();
         assert!(page.contains(&kid), "kid of {} missing", issuer.name());
     }
     assert!(page.contains("RS256") && page.contains("ES256"));
