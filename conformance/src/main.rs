@@ -88,6 +88,13 @@ enum Command {
         /// are reported and never fail it).
         #[arg(long)]
         strict: bool,
+        /// How many scenarios may run at once, each in a lane of its own
+        /// (its own server process when the suite starts the server, its
+        /// own upstream issuer); scenarios that touch what lanes share run
+        /// alone. 1: one after another, in catalogue order. Verdicts and
+        /// the report's order do not depend on it.
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=8))]
+        jobs: u16,
     },
     /// Print the scenario catalogue.
     List {
@@ -134,6 +141,7 @@ fn main() -> ExitCode {
             tls,
             request_timeout,
             strict,
+            jobs,
         } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -157,6 +165,7 @@ fn main() -> ExitCode {
                     tls,
                     request_timeout: Duration::from_secs(request_timeout.max(1)),
                     strict,
+                    jobs: usize::from(jobs),
                 };
                 tokio::select! {
                     code = run(args) => code,
@@ -203,6 +212,7 @@ struct RunArgs {
     tls: bool,
     request_timeout: Duration,
     strict: bool,
+    jobs: usize,
 }
 
 async fn run(args: RunArgs) -> ExitCode {
@@ -225,6 +235,7 @@ async fn run(args: RunArgs) -> ExitCode {
         only: args.only.clone(),
         expected_failures: baseline,
         strict: args.strict,
+        jobs: args.jobs,
     };
     if runner::plan(&scenarios, &options).is_empty() {
         return usage_error(format!(

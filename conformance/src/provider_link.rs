@@ -2,7 +2,11 @@
 //! 127.0.0.1 (the default) or a standalone one driven through its admin API
 //! (`--provider URL`). Either way it has three issuers: `trusted` (the
 //! server's), `other` (valid, not trusted) and `upstream` (the server's
-//! upstream API's).
+//! upstream API's). Concurrent lanes (`--jobs`) each have an upstream
+//! issuer of their own: `upstream`, `upstream-2`, ... (the embedded
+//! provider has [`MAX_LANES`] of them). One more lane, the key lane, also
+//! has a trusted issuer of its own, [`KEY_LANE_TRUSTED`], so the scenarios
+//! that rotate keys can run beside the others.
 
 use mock_provider::admin_api::IssuerInfo;
 use mock_provider::{
@@ -31,6 +35,22 @@ impl IssuerRole {
             Self::Other => "other",
             Self::Upstream => "upstream",
         }
+    }
+}
+
+/// The most lanes a run can have: the embedded provider has an upstream
+/// issuer for each.
+pub const MAX_LANES: usize = 8;
+
+/// The trusted issuer of the key lane: configured as `trusted`, used by
+/// no other lane.
+pub const KEY_LANE_TRUSTED: &str = "trusted-2";
+
+/// The name of lane `n`'s upstream issuer (lane 0: `upstream`).
+pub fn lane_upstream_issuer(n: usize) -> String {
+    match n {
+        0 => IssuerRole::Upstream.name().to_owned(),
+        n => format!("{}-{}", IssuerRole::Upstream.name(), n + 1),
     }
 }
 
@@ -104,18 +124,25 @@ impl ProviderLink {
         if tls {
             builder = builder.tls();
         }
+        for lane in 1..MAX_LANES {
+            builder = builder.issuer(
+                issuer(&lane_upstream_issuer(lane)).signing_algorithm(SigningAlgorithm::Es256),
+            );
+        }
+        // Staged keys: published from the start, signing only the tokens
+        // of the rotation scenarios that ask for them.
+        let trusted = |name: &str| {
+            issuer(name)
+                .staged_key(SigningAlgorithm::Rs256)
+                .staged_key(SigningAlgorithm::Es256)
+                .client(
+                    ClientConfig::confidential(INTROSPECTION_CLIENT, secret.clone())
+                        .grant_types([GrantType::ClientCredentials]),
+                )
+        };
+        builder = builder.issuer(trusted(KEY_LANE_TRUSTED));
         let provider = builder
-            .issuer(
-                // Staged keys: published from the start, signing only the
-                // tokens of the rotation scenarios that ask for them.
-                issuer("trusted")
-                    .staged_key(SigningAlgorithm::Rs256)
-                    .staged_key(SigningAlgorithm::Es256)
-                    .client(
-                        ClientConfig::confidential(INTROSPECTION_CLIENT, secret.clone())
-                            .grant_types([GrantType::ClientCredentials]),
-                    ),
-            )
+            .issuer(trusted("trusted"))
             .issuer(issuer("other"))
             .issuer(issuer("upstream").signing_algorithm(SigningAlgorithm::Es256))
             .start()
@@ -170,17 +197,17 @@ impl ProviderLink {
         &self.admin
     }
 
-    /// The ledger's entries for one endpoint of one issuer (since the last
-    /// reset, after `after_seq` when given), oldest first.
+    /// The ledger's entries for one endpoint of the issuer named `issuer`
+    /// (since the last reset, after `after_seq` when given), oldest first.
     pub async fn ledger_at(
         &self,
-        role: IssuerRole,
+        issuer: &str,
         endpoint: mock_provider::Endpoint,
         after_seq: Option<u64>,
     ) -> Result<Vec<mock_provider::ledger::LedgerEntry>, mock_provider::AdminError> {
         self.admin
             .ledger(&mock_provider::ledger::LedgerFilter {
-                issuer: Some(role.name().to_owned()),
+                issuer: Some(issuer.to_owned()),
                 endpoint: Some(endpoint),
                 after_seq,
                 ..Default::default()
@@ -188,12 +215,28 @@ impl ProviderLink {
             .await
     }
 
-    /// An issuer by role.
+    /// An issuer by role (lane 0's upstream issuer for `Upstream`).
     pub fn issuer(&self, role: IssuerRole) -> &IssuerInfo {
-        self.issuers
-            .iter()
-            .find(|i| i.name == role.name())
-            .unwrap_or(&self.issuers[0])
+        self.issuer_named(role.name()).unwrap_or(&self.issuers[0])
+    }
+
+    /// An issuer by name.
+    pub fn issuer_named(&self, name: &str) -> Option<&IssuerInfo> {
+        self.issuers.iter().find(|i| i.name == name)
+    }
+
+    /// Whether the provider has the key lane's trusted issuer.
+    pub fn has_key_lane(&self) -> bool {
+        self.issuer_named(KEY_LANE_TRUSTED).is_some()
+    }
+
+    /// How many lanes the provider has upstream issuers for (a standalone
+    /// provider: `upstream`, then `upstream-2`, ... as far as it has them).
+    pub fn lanes(&self) -> usize {
+        (0..MAX_LANES)
+            .take_while(|n| self.issuer_named(&lane_upstream_issuer(*n)).is_some())
+            .count()
+            .max(1)
     }
 
     /// The introspection client's secret (embedded provider only).

@@ -2,8 +2,17 @@
 //! provider, the server under test (started with the environment contract
 //! when the profile says how), the MCP client, the placeholders, and every
 //! secret and response seen so far.
+//!
+//! A concurrent run has several lanes, each a `RunContext` of its own
+//! ([`RunContext::open_lane`]): its own server process on its own port,
+//! its own upstream issuer (so its own upstream client, grant, faults and
+//! ledger entries) and its own token store, sharing the provider's
+//! `trusted` and `other` issuers (the key lane has a trusted issuer of its
+//! own as well). What a lane saw joins the first lane's
+//! books when it closes ([`RunContext::close_lane`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
@@ -16,6 +25,7 @@ use crate::secret_book::SecretBook;
 use crate::spec_version::SpecVersion;
 use crate::target_server::{LaunchSpec, TargetError, TargetServer, free_port};
 use crate::template::Vars;
+use mock_provider::admin_api::IssuerInfo;
 
 /// The run's shared state.
 pub struct RunContext {
@@ -23,8 +33,20 @@ pub struct RunContext {
     pub profile: TargetProfile,
     /// The spec version.
     pub version: SpecVersion,
-    /// The provider.
-    pub provider: ProviderLink,
+    /// The provider, shared by the lanes.
+    pub provider: Arc<ProviderLink>,
+    /// The name of this lane's upstream issuer at the provider.
+    pub upstream_issuer: String,
+    /// The name of the issuer this lane's server trusts (`trusted`, or the
+    /// key lane's own).
+    pub trusted_issuer: String,
+    /// The ledger's last `seq` when the current scenario began: what the
+    /// scenario's ledger reads start after (other lanes keep writing).
+    pub scenario_mark: Option<u64>,
+    /// The output of other lanes' servers, once they closed (for the leak
+    /// scans).
+    pub other_lane_logs: Vec<String>,
+    request_timeout: Duration,
     /// The server, when the suite started it.
     pub server: Option<TargetServer>,
     /// The MCP client.
@@ -50,6 +72,16 @@ pub struct RunContext {
     pub last_jwks_fetch_ms: Option<u64>,
     /// Keeps the token store directory alive for the run.
     _token_store_dir: Option<tempfile::TempDir>,
+}
+
+/// The issuers a lane has: its upstream issuer, and the issuer its server
+/// trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaneIssuers {
+    /// The upstream issuer's name (`upstream`, `upstream-2`, ...).
+    pub upstream: String,
+    /// The trusted issuer's name (`trusted`, or the key lane's own).
+    pub trusted: String,
 }
 
 /// The server's client id at the upstream issuer.
@@ -98,13 +130,13 @@ pub enum SeedError {
 /// environment that hands it over.
 async fn seed_upstream(
     provider: &ProviderLink,
+    upstream: &IssuerInfo,
     book: &mut SecretBook,
     upstream_section: &UpstreamSection,
 ) -> Result<BTreeMap<String, String>, SeedError> {
     use mock_provider::admin_api::SeedGrant;
     use mock_provider::{AuthMethod, ClientConfig, GrantType};
     let tenants = upstream_section.tenants;
-    let upstream = provider.issuer(IssuerRole::Upstream).clone();
     let admin = provider.admin();
     let secret = mock_provider::secret::random_base64url(24);
     let client = ClientConfig::confidential(UPSTREAM_CLIENT, secret.clone())
@@ -116,7 +148,7 @@ async fn seed_upstream(
         None => client.also_accept(AuthMethod::ClientSecretPost),
     };
     admin
-        .create_client("upstream", &client)
+        .create_client(&upstream.name, &client)
         .await
         .map_err(SeedError::Client)?;
     let mut grants = BTreeMap::new();
@@ -128,7 +160,7 @@ async fn seed_upstream(
     for user in users {
         let grant = admin
             .seed_grant(
-                "upstream",
+                &upstream.name,
                 &SeedGrant {
                     client_id: UPSTREAM_CLIENT.to_owned(),
                     subject: Some((*user).to_owned()),
@@ -167,6 +199,20 @@ async fn seed_upstream(
     Ok(env)
 }
 
+/// The ledger's latest `seq`, if it has entries.
+pub async fn latest_ledger_seq(
+    provider: &ProviderLink,
+) -> Result<Option<u64>, mock_provider::AdminError> {
+    let newest = provider
+        .admin()
+        .ledger(&mock_provider::ledger::LedgerFilter {
+            limit: Some(1),
+            ..Default::default()
+        })
+        .await?;
+    Ok(newest.last().map(|e| e.seq))
+}
+
 /// Where the server says its Protected Resource Metadata is: the
 /// `resource_metadata` of the Bearer challenge it answers a request without
 /// a token with (one of the two discovery mechanisms of MCP 2025-11-25,
@@ -197,6 +243,100 @@ impl RunContext {
         provider: ProviderLink,
         request_timeout: Duration,
     ) -> Result<Self, SetupError> {
+        let lane = LaneIssuers {
+            upstream: IssuerRole::Upstream.name().to_owned(),
+            trusted: IssuerRole::Trusted.name().to_owned(),
+        };
+        Self::prepare_lane(profile, version, Arc::new(provider), request_timeout, lane).await
+    }
+
+    /// Another lane beside this one: the same profile, spec version and
+    /// provider; its own server (on a port of its own, when the suite
+    /// starts the server) and the issuers `lane` names.
+    pub async fn open_lane(&self, lane: LaneIssuers) -> Result<Self, SetupError> {
+        Self::prepare_lane(
+            self.profile.clone(),
+            self.version,
+            self.provider.clone(),
+            self.request_timeout,
+            lane,
+        )
+        .await
+    }
+
+    /// The issuers this lane has to itself: its upstream issuer, and its
+    /// trusted issuer when it is not the shared one.
+    pub fn own_issuers(&self) -> Vec<String> {
+        let mut own = vec![self.upstream_issuer.clone()];
+        if self.trusted_issuer != IssuerRole::Trusted.name() {
+            own.push(self.trusted_issuer.clone());
+        }
+        own
+    }
+
+    /// A lane's books join this one's (secrets handed out, responses, the
+    /// server's output), and its server stops.
+    pub async fn close_lane(&mut self, mut lane: RunContext) {
+        self.book.absorb(std::mem::take(&mut lane.book));
+        self.responses.append(&mut lane.responses);
+        self.last_jwks_fetch_ms = self.last_jwks_fetch_ms.max(lane.last_jwks_fetch_ms);
+        lane.shutdown().await;
+        if let Some(server) = &lane.server {
+            self.other_lane_logs.push(server.logs());
+        }
+        self.other_lane_logs.append(&mut lane.other_lane_logs);
+    }
+
+    /// An issuer by role, this lane's.
+    pub fn issuer(&self, role: IssuerRole) -> &IssuerInfo {
+        self.provider
+            .issuer_named(self.issuer_name(role))
+            .unwrap_or_else(|| self.provider.issuer(role))
+    }
+
+    /// An issuer's name at the provider, this lane's.
+    pub fn issuer_name(&self, role: IssuerRole) -> &str {
+        match role {
+            IssuerRole::Upstream => &self.upstream_issuer,
+            IssuerRole::Trusted => &self.trusted_issuer,
+            IssuerRole::Other => role.name(),
+        }
+    }
+
+    /// The ledger's entries for one endpoint of an issuer since the
+    /// current scenario began (or after `after_seq`, when later).
+    pub async fn ledger_at(
+        &self,
+        role: IssuerRole,
+        endpoint: mock_provider::Endpoint,
+        after_seq: Option<u64>,
+    ) -> Result<Vec<mock_provider::ledger::LedgerEntry>, mock_provider::AdminError> {
+        self.provider
+            .ledger_at(
+                self.issuer_name(role),
+                endpoint,
+                after_seq.max(self.scenario_mark),
+            )
+            .await
+    }
+
+    /// Notes where the ledger stands as a scenario begins.
+    pub async fn mark_scenario_start(&mut self) -> Result<(), mock_provider::AdminError> {
+        self.scenario_mark = latest_ledger_seq(&self.provider).await?;
+        Ok(())
+    }
+
+    async fn prepare_lane(
+        profile: TargetProfile,
+        version: SpecVersion,
+        provider: Arc<ProviderLink>,
+        request_timeout: Duration,
+        lane: LaneIssuers,
+    ) -> Result<Self, SetupError> {
+        let LaneIssuers {
+            upstream: upstream_issuer,
+            trusted: trusted_issuer,
+        } = lane;
         let port = if profile.server.command.is_some() {
             free_port().map_err(SetupError::Port)?
         } else {
@@ -214,9 +354,14 @@ impl RunContext {
             .map_err(|e| SetupError::Profile(format!("server.resource `{resource}`: {e}")))?;
         let origin = resource_url.origin().ascii_serialization();
 
-        let trusted = provider.issuer(IssuerRole::Trusted).clone();
+        let named = |name: &str| {
+            provider.issuer_named(name).cloned().ok_or_else(|| {
+                SetupError::Profile(format!("the provider has no issuer named `{name}`"))
+            })
+        };
+        let trusted = named(&trusted_issuer)?;
         let other = provider.issuer(IssuerRole::Other).clone();
-        let upstream = provider.issuer(IssuerRole::Upstream).clone();
+        let upstream = named(&upstream_issuer)?;
         let mut vars = Vars::default();
         vars.set("url", url.clone());
         vars.set("resource", resource.clone());
@@ -241,7 +386,7 @@ impl RunContext {
         let mut book = SecretBook::default();
         let upstream_env = match &profile.upstream {
             Some(u) => Some(
-                seed_upstream(&provider, &mut book, u)
+                seed_upstream(&provider, &upstream, &mut book, u)
                     .await
                     .map_err(SetupError::Seed)?,
             ),
@@ -340,6 +485,11 @@ impl RunContext {
             profile,
             version,
             provider,
+            upstream_issuer,
+            trusted_issuer,
+            scenario_mark: None,
+            other_lane_logs: Vec::new(),
+            request_timeout,
             server,
             client,
             vars,
@@ -359,7 +509,8 @@ impl RunContext {
         let Some(section) = self.profile.upstream.clone() else {
             return Ok(());
         };
-        let env = seed_upstream(&self.provider, &mut self.book, &section).await?;
+        let upstream = self.issuer(IssuerRole::Upstream).clone();
+        let env = seed_upstream(&self.provider, &upstream, &mut self.book, &section).await?;
         // A new grant: what the store holds belongs to the old one. The
         // directory goes too: the restarted server creates it again.
         if let Some(dir) = &self.token_store {
@@ -381,7 +532,6 @@ impl RunContext {
         let section = self.profile.upstream.as_ref()?;
         let client = self.upstream_client.as_deref()?;
         let refused = self
-            .provider
             .ledger_at(IssuerRole::Upstream, mock_provider::Endpoint::Token, None)
             .await
             .ok()?
@@ -413,7 +563,7 @@ impl RunContext {
             .provider
             .admin()
             .mint_token(
-                IssuerRole::Trusted.name(),
+                &self.trusted_issuer,
                 &MintRequest {
                     client_id: Some("mcp-conformance-client".to_owned()),
                     subject: Some("alice".to_owned()),
@@ -455,7 +605,7 @@ impl RunContext {
     pub async fn note_jwks_fetches(&mut self) -> Result<(), mock_provider::AdminError> {
         let latest = self
             .provider
-            .ledger_at(IssuerRole::Trusted, mock_provider::Endpoint::Jwks, None)
+            .ledger_at(&self.trusted_issuer, mock_provider::Endpoint::Jwks, None)
             .await?
             .iter()
             .map(|e| e.time_ms)

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
+use crate::provider_link::IssuerRole;
 use crate::report::{RunReport, ScenarioResult, Verdict};
 use crate::run_context::RunContext;
 use crate::scenario::{Requirement, Scenario};
@@ -20,6 +21,8 @@ pub struct RunOptions {
     pub expected_failures: BTreeSet<String>,
     /// SHOULD failures fail the run too (`--strict`).
     pub strict: bool,
+    /// How many scenarios may run at once (0 and 1: one after another).
+    pub jobs: usize,
 }
 
 /// Whether `id` matches a glob with `*` and `?`.
@@ -79,24 +82,26 @@ pub fn plan<'a>(scenarios: &'a [Scenario], options: &RunOptions) -> Vec<&'a Scen
         .iter()
         .filter_map(|id| by_id.get(id).copied())
         .collect();
-    out.sort_by_key(|s| {
-        // Key changes last: a server's key cache may need a refetch
-        // cooldown (or a rate limit's refill) to see the issuer's keys
-        // again; the flood that spends the budget first, then rotations.
-        let rank = if s.id == crate::scenario::VALID_TOKEN_CONTROL {
-            0
-        } else if s.control {
-            1
-        } else if s.runs_with_key_changes() {
-            if s.disturbs_keys { 4 } else { 5 }
-        } else if s.family == "leak" {
-            3
-        } else {
-            2
-        };
-        (rank, s.id.clone())
-    });
+    out.sort_by_key(|s| (rank(s), s.id.clone()));
     out
+}
+
+/// Where a scenario goes in the plan. Key changes last: a server's key
+/// cache may need a refetch cooldown (or a rate limit's refill) to see the
+/// issuer's keys again; the flood that spends the budget first, then
+/// rotations. Leak scans before them, after everything else.
+fn rank(s: &Scenario) -> u8 {
+    if s.id == crate::scenario::VALID_TOKEN_CONTROL {
+        0
+    } else if s.control {
+        1
+    } else if s.runs_with_key_changes() {
+        if s.disturbs_keys { 4 } else { 5 }
+    } else if s.family == "leak" {
+        3
+    } else {
+        2
+    }
 }
 
 fn skip_reason(ctx: &RunContext, s: &Scenario) -> Option<String> {
@@ -151,18 +156,43 @@ fn skip_reason(ctx: &RunContext, s: &Scenario) -> Option<String> {
     None
 }
 
-/// A clean slate before a scenario: the provider reset, a fresh upstream
-/// grant (the reset took the old one), the server restarted when asked or
-/// after a crash. A failure here is the suite's, never the server's.
-async fn prepare_scenario(ctx: &mut RunContext, s: &Scenario) -> Result<(), String> {
-    ctx.note_jwks_fetches()
-        .await
-        .map_err(|e| format!("the provider's ledger could not be read: {e}"))?;
-    ctx.provider
-        .admin()
-        .reset()
-        .await
-        .map_err(|e| format!("the provider could not be reset before this scenario: {e}"))?;
+/// How a scenario gets its clean slate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slate {
+    /// The whole provider reset: the scenario runs alone.
+    Provider,
+    /// Only the issuers the lane has to itself reset: other lanes are
+    /// busy.
+    Lane,
+}
+
+/// A clean slate before a scenario: the provider reset (or, in a lane, the
+/// lane's upstream issuer), a fresh upstream grant (the reset took the old
+/// one), the server restarted when asked or after a crash, and the
+/// ledger's mark. A failure here is the suite's, never the server's.
+async fn prepare_scenario(ctx: &mut RunContext, s: &Scenario, slate: Slate) -> Result<(), String> {
+    match slate {
+        Slate::Provider => {
+            ctx.note_jwks_fetches()
+                .await
+                .map_err(|e| format!("the provider's ledger could not be read: {e}"))?;
+            ctx.provider.admin().reset().await.map_err(|e| {
+                format!("the provider could not be reset before this scenario: {e}")
+            })?;
+        }
+        Slate::Lane => {
+            ctx.note_jwks_fetches()
+                .await
+                .map_err(|e| format!("the provider's ledger could not be read: {e}"))?;
+            for issuer in ctx.own_issuers() {
+                ctx.provider
+                    .admin()
+                    .reset_issuer(&issuer)
+                    .await
+                    .map_err(|e| format!("the issuer {issuer} could not be reset: {e}"))?;
+            }
+        }
+    }
     if s.requires.contains(&Requirement::Upstream) {
         ctx.reseed_upstream()
             .await
@@ -175,7 +205,9 @@ async fn prepare_scenario(ctx: &mut RunContext, s: &Scenario) -> Result<(), Stri
             .await
             .map_err(|e| format!("the server could not be restarted: {e}"))?;
     }
-    Ok(())
+    ctx.mark_scenario_start()
+        .await
+        .map_err(|e| format!("the provider's ledger could not be read: {e}"))
 }
 
 /// One whole run with the embedded provider, as `mcp-auth-conformance run
@@ -196,7 +228,256 @@ pub async fn run_embedded(
     Ok(report)
 }
 
-/// Runs the plan; `progress` sees each result as it comes.
+/// A group of the plan run together (indices into the plan): one
+/// scenario alone, or several in lanes side by side, and beside them, one
+/// after another in the key lane, the key-changing scenarios of the end of
+/// the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Batch {
+    Alone(usize),
+    Together { lanes: Vec<usize>, keys: Vec<usize> },
+}
+
+/// The plan cut into batches. With one job every scenario runs alone, in
+/// plan order. With more, within each rank the scenarios that may share
+/// the provider (their [`Reach`](crate::steps::Reach) is their lane's,
+/// or their server's when every lane starts its own) and whose controls
+/// ran in an earlier rank go together first; the rest follow alone, in
+/// plan order. With a key lane, the key-changing scenarios (ranks 4 and 5,
+/// which touch the trusted issuer and the server's JWKS cache) run in it
+/// during the main rank's lanes, one after another in plan order; the key
+/// lane's books join after the leak scans, as in the serial order.
+fn batches(planned: &[&Scenario], jobs: usize, own_servers: bool, key_lane: bool) -> Vec<Batch> {
+    use crate::steps::Reach;
+    if jobs <= 1 {
+        return (0..planned.len()).map(Batch::Alone).collect();
+    }
+    // The key chain: from the first key-changing scenario on, as long as
+    // each one needs no more than its own trusted issuer and depends only
+    // on controls or on the chain.
+    let mut keys: Vec<usize> = Vec::new();
+    let has_main_rank = planned.iter().any(|s| rank(s) == 2);
+    if key_lane && own_servers && has_main_rank {
+        let mut chain: BTreeSet<&str> = BTreeSet::new();
+        for (j, s) in planned.iter().enumerate().filter(|(_, s)| rank(s) >= 4) {
+            let deps_ok = s.dependencies().iter().all(|d| {
+                chain.contains(d.as_str()) || planned.iter().any(|p| p.id == *d && rank(p) <= 1)
+            });
+            if s.reach() > Reach::Trusted || !deps_ok {
+                break;
+            }
+            chain.insert(s.id.as_str());
+            keys.push(j);
+        }
+    }
+    let in_key_lane: BTreeSet<usize> = keys.iter().copied().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < planned.len() {
+        let r = rank(planned[i]);
+        let end = (i..planned.len())
+            .find(|j| rank(planned[*j]) != r)
+            .unwrap_or(planned.len());
+        let in_rank: BTreeSet<&str> = planned[i..end].iter().map(|s| s.id.as_str()).collect();
+        let (together, alone): (Vec<usize>, Vec<usize>) = (i..end)
+            .filter(|j| !in_key_lane.contains(j))
+            .partition(|j| {
+                let s = planned[*j];
+                let reach_ok = match s.reach() {
+                    Reach::Lane => true,
+                    Reach::Server => own_servers,
+                    Reach::Trusted | Reach::Shared => false,
+                };
+                reach_ok
+                    && !s
+                        .dependencies()
+                        .iter()
+                        .any(|d| in_rank.contains(d.as_str()))
+            });
+        // The longest waits start first, so the lanes finish together
+        // (longest processing time first); ties keep plan order.
+        let mut together = together;
+        together.sort_by_key(|j| std::cmp::Reverse(designed_wait_ms(planned[*j])));
+        // The key chain goes beside the main rank's lanes.
+        let chain = if r == 2 {
+            std::mem::take(&mut keys)
+        } else {
+            Vec::new()
+        };
+        match (together.len(), chain.len()) {
+            (0, 0) => {}
+            (1, 0) => out.push(Batch::Alone(together[0])),
+            _ => out.push(Batch::Together {
+                lanes: together,
+                keys: chain,
+            }),
+        }
+        out.extend(alone.into_iter().map(Batch::Alone));
+        i = end;
+    }
+    out
+}
+
+/// How long a scenario waits by design: its `wait` steps and the timeouts
+/// of its refresh barriers (a correct server waits them out).
+fn designed_wait_ms(s: &Scenario) -> u64 {
+    use crate::steps::Step;
+    s.steps
+        .iter()
+        .map(|st| match st {
+            Step::Wait(w) => w.millis,
+            Step::Fault(f)
+                if f.action.get("kind").and_then(|k| k.as_str()) == Some("refresh_barrier") =>
+            {
+                f.action
+                    .get("timeout_millis")
+                    .and_then(|t| t.as_u64())
+                    .unwrap_or(0)
+            }
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Judges one scenario on a lane: skipped, not meaningful, or run.
+async fn judge(
+    ctx: &mut RunContext,
+    s: &Scenario,
+    options: &RunOptions,
+    verdicts: &BTreeMap<String, Verdict>,
+    slate: Slate,
+) -> ScenarioResult {
+    let t0 = Instant::now();
+    let severity = s.severity_for(ctx.version);
+    let mut result = ScenarioResult {
+        id: s.id.clone(),
+        title: s.title.clone(),
+        family: s.family.clone(),
+        severity,
+        verdict: Verdict::Pass,
+        message: None,
+        remedy: s.remedy.clone(),
+        spec: s.spec.clone(),
+        evidence: Vec::new(),
+        duration_ms: 0,
+    };
+    let failed_control = s
+        .dependencies()
+        .into_iter()
+        .find_map(|d| match verdicts.get(&d) {
+            Some(
+                v @ (Verdict::Fail
+                | Verdict::ExpectedFailure
+                | Verdict::NotMeaningful
+                | Verdict::Error),
+            ) => Some((d, *v)),
+            _ => None,
+        });
+    if let Some(reason) = skip_reason(ctx, s) {
+        result.verdict = Verdict::Skipped;
+        result.message = Some(reason);
+    } else if let Some((control, Verdict::Error)) = failed_control {
+        // The suite could not judge the control: nor can it judge this.
+        result.verdict = Verdict::Error;
+        result.message = Some(format!(
+            "the positive control {control} could not be judged (ERROR), so neither can this"
+        ));
+    } else if let Some((control, _)) = failed_control {
+        result.verdict = Verdict::NotMeaningful;
+        result.message = Some(format!(
+            "the positive control {control} failed, so a refusal here would prove nothing"
+        ));
+    } else {
+        let outcome = match prepare_scenario(ctx, s, slate).await {
+            Err(message) => Err(StepFailure {
+                step: 0,
+                kind: FailureKind::Harness,
+                message,
+                evidence: Vec::new(),
+            }),
+            Ok(()) => run_scenario(ctx, &s.steps).await,
+        };
+        if let Err(f) = outcome {
+            judge_failure(ctx, s, options, f, &mut result).await;
+        }
+    }
+    result.duration_ms = t0.elapsed().as_millis() as u64;
+    result
+}
+
+/// A failed scenario's verdict and message: the server's FAIL, the
+/// suite's ERROR, or not meaningful.
+async fn judge_failure(
+    ctx: &mut RunContext,
+    s: &Scenario,
+    options: &RunOptions,
+    f: StepFailure,
+    result: &mut ScenarioResult,
+) {
+    let crashed = ctx.server.as_mut().is_some_and(|srv| !srv.is_running());
+    let message = match f.kind {
+        FailureKind::Harness if f.evidence.is_empty() && f.step == 0 => f.message.clone(),
+        _ => format!("step[{}]: {}", f.step, f.message),
+    };
+    result.verdict = match f.kind {
+        FailureKind::Harness => Verdict::Error,
+        FailureKind::Precondition => Verdict::NotMeaningful,
+        FailureKind::Server if options.expected_failures.contains(&s.id) => {
+            Verdict::ExpectedFailure
+        }
+        FailureKind::Server => Verdict::Fail,
+    };
+    let hint = if f.kind == FailureKind::Server && s.requires.contains(&Requirement::Upstream) {
+        ctx.upstream_client_auth_hint().await
+    } else {
+        None
+    };
+    let message = match hint {
+        Some(h) => format!("{message} ({h})"),
+        None => message,
+    };
+    // A 400 without a Bearer challenge to a valid token is about the
+    // request, not the token: most often a protocol version the server
+    // does not speak. That is no finding about its auth: ERROR, said
+    // plainly, and everything that depends on the control with it.
+    let protocol = s.id == crate::scenario::VALID_TOKEN_CONTROL
+        && f.kind == FailureKind::Server
+        && f.evidence.iter().any(|e| {
+            e.status == Some(400)
+                && !e.response_headers.iter().any(|(k, v)| {
+                    k.eq_ignore_ascii_case("www-authenticate")
+                        && v.trim_start().to_ascii_lowercase().starts_with("bearer")
+                })
+        });
+    if protocol {
+        result.verdict = Verdict::Error;
+    }
+    let message = if protocol {
+        result.remedy = Some(format!(
+            "Check that the server speaks MCP {v}: the suite sent MCP-Protocol-Version {v}. Without --spec-version the suite negotiates the newest version both sides speak.",
+            v = ctx.version
+        ));
+        format!(
+            "{message}: a 400 to a valid token is not about the token; the server may not speak MCP {} (the suite's MCP-Protocol-Version)",
+            ctx.version
+        )
+    } else {
+        message
+    };
+    result.message = Some(match f.kind {
+        FailureKind::Precondition => format!(
+            "{message}: the server never reached the state this rule is about, so the scenario proves nothing"
+        ),
+        _ if crashed => format!("{message} (the server exited during this scenario)"),
+        _ => message,
+    });
+    result.evidence = f.evidence.iter().map(|e| e.redacted(&ctx.book)).collect();
+}
+
+/// Runs the plan; `progress` sees each result, in plan order. With
+/// `options.jobs` above one, scenarios that cannot disturb each other run
+/// side by side in lanes (see [`RunContext::open_lane`]); verdicts and the
+/// report's order are the same as with one job.
 pub async fn run(
     ctx: &mut RunContext,
     scenarios: &[Scenario],
@@ -206,128 +487,158 @@ pub async fn run(
     let started = Instant::now();
     let planned = plan(scenarios, options);
     let total = planned.len();
+    let jobs = options.jobs.clamp(1, ctx.provider.lanes());
+    let own_servers = ctx.server.is_some();
+    let schedule = batches(&planned, jobs, own_servers, ctx.provider.has_key_lane());
+    let last_together = schedule
+        .iter()
+        .rposition(|b| matches!(b, Batch::Together { .. }));
+    let mut lanes: Vec<RunContext> = Vec::new();
+    // The key lane, once opened; its books join at the end.
+    let mut key_lane: Option<RunContext> = None;
+    // Lane 0 is `ctx`; a lane that failed to open leaves its number unused.
+    let mut next_lane = 1;
     let mut verdicts: BTreeMap<String, Verdict> = BTreeMap::new();
-    let mut results = Vec::new();
-    for (i, s) in planned.iter().enumerate() {
-        let t0 = Instant::now();
-        let severity = s.severity_for(ctx.version);
-        let mut result = ScenarioResult {
-            id: s.id.clone(),
-            title: s.title.clone(),
-            family: s.family.clone(),
-            severity,
-            verdict: Verdict::Pass,
-            message: None,
-            remedy: s.remedy.clone(),
-            spec: s.spec.clone(),
-            evidence: Vec::new(),
-            duration_ms: 0,
-        };
-        let failed_control = s
-            .dependencies()
-            .into_iter()
-            .find_map(|d| match verdicts.get(&d) {
-                Some(
-                    v @ (Verdict::Fail
-                    | Verdict::ExpectedFailure
-                    | Verdict::NotMeaningful
-                    | Verdict::Error),
-                ) => Some((d, *v)),
-                _ => None,
-            });
-        if let Some(reason) = skip_reason(ctx, s) {
-            result.verdict = Verdict::Skipped;
-            result.message = Some(reason);
-        } else if let Some((control, Verdict::Error)) = failed_control {
-            // The suite could not judge the control: nor can it judge this.
-            result.verdict = Verdict::Error;
-            result.message = Some(format!(
-                "the positive control {control} could not be judged (ERROR), so neither can this"
-            ));
-        } else if let Some((control, _)) = failed_control {
-            result.verdict = Verdict::NotMeaningful;
-            result.message = Some(format!(
-                "the positive control {control} failed, so a refusal here would prove nothing"
-            ));
-        } else {
-            let outcome = match prepare_scenario(ctx, s).await {
-                Err(message) => Err(StepFailure {
-                    step: 0,
-                    kind: FailureKind::Harness,
-                    message,
-                    evidence: Vec::new(),
-                }),
-                Ok(()) => run_scenario(ctx, &s.steps).await,
-            };
-            if let Err(f) = outcome {
-                let crashed = ctx.server.as_mut().is_some_and(|srv| !srv.is_running());
-                let message = match f.kind {
-                    FailureKind::Harness if f.evidence.is_empty() && f.step == 0 => f.message,
-                    _ => format!("step[{}]: {}", f.step, f.message),
-                };
-                result.verdict = match f.kind {
-                    FailureKind::Harness => Verdict::Error,
-                    FailureKind::Precondition => Verdict::NotMeaningful,
-                    FailureKind::Server if options.expected_failures.contains(&s.id) => {
-                        Verdict::ExpectedFailure
-                    }
-                    FailureKind::Server => Verdict::Fail,
-                };
-                let hint = if f.kind == FailureKind::Server
-                    && s.requires.contains(&Requirement::Upstream)
-                {
-                    ctx.upstream_client_auth_hint().await
-                } else {
-                    None
-                };
-                let message = match hint {
-                    Some(h) => format!("{message} ({h})"),
-                    None => message,
-                };
-                // A 400 without a Bearer challenge to a valid token is about
-                // the request, not the token: most often a protocol version
-                // the server does not speak. That is no finding about its
-                // auth: ERROR, said plainly, and everything that depends on
-                // the control with it.
-                let protocol = s.id == crate::scenario::VALID_TOKEN_CONTROL
-                    && f.kind == FailureKind::Server
-                    && f.evidence.iter().any(|e| {
-                        e.status == Some(400)
-                            && !e.response_headers.iter().any(|(k, v)| {
-                                k.eq_ignore_ascii_case("www-authenticate")
-                                    && v.trim_start().to_ascii_lowercase().starts_with("bearer")
-                            })
-                    });
-                if protocol {
-                    result.verdict = Verdict::Error;
-                }
-                let message = if protocol {
-                    result.remedy = Some(format!(
-                        "Check that the server speaks MCP {v}: the suite sent MCP-Protocol-Version {v}. Without --spec-version the suite negotiates the newest version both sides speak.",
-                        v = ctx.version
-                    ));
-                    format!(
-                        "{message}: a 400 to a valid token is not about the token; the server may not speak MCP {} (the suite's MCP-Protocol-Version)",
-                        ctx.version
-                    )
-                } else {
-                    message
-                };
-                result.message = Some(match f.kind {
-                    FailureKind::Precondition => format!(
-                        "{message}: the server never reached the state this rule is about, so the scenario proves nothing"
-                    ),
-                    _ if crashed => format!("{message} (the server exited during this scenario)"),
-                    _ => message,
+    let mut slots: Vec<Option<ScenarioResult>> = vec![None; total];
+    let mut emitted = 0;
+    for (b, batch) in schedule.into_iter().enumerate() {
+        match batch {
+            Batch::Alone(i) => {
+                slots[i] = Some(judge(ctx, planned[i], options, &verdicts, Slate::Provider).await);
+            }
+            Batch::Together {
+                lanes: members,
+                keys,
+            } => {
+                // Lanes open together (each starts a server).
+                let wanted = jobs.min(members.len()).saturating_sub(1 + lanes.len());
+                let first = next_lane;
+                next_lane += wanted;
+                let opening = (first..first + wanted).map(|n| {
+                    ctx.open_lane(crate::run_context::LaneIssuers {
+                        upstream: crate::provider_link::lane_upstream_issuer(n),
+                        trusted: IssuerRole::Trusted.name().to_owned(),
+                    })
                 });
-                result.evidence = f.evidence.iter().map(|e| e.redacted(&ctx.book)).collect();
+                let key_lane_wanted = !keys.is_empty() && key_lane.is_none();
+                let key_upstream = crate::provider_link::lane_upstream_issuer(next_lane);
+                if key_lane_wanted {
+                    next_lane += 1;
+                }
+                let opening_key_lane = async {
+                    match key_lane_wanted {
+                        true => Some(
+                            ctx.open_lane(crate::run_context::LaneIssuers {
+                                upstream: key_upstream,
+                                trusted: crate::provider_link::KEY_LANE_TRUSTED.to_owned(),
+                            })
+                            .await,
+                        ),
+                        false => None,
+                    }
+                };
+                let (opened_lanes, opened_key_lane) =
+                    tokio::join!(futures_util::future::join_all(opening), opening_key_lane);
+                match opened_key_lane {
+                    Some(Ok(lane)) => key_lane = Some(lane),
+                    Some(Err(e)) => eprintln!(
+                        "warning: the key lane could not be opened ({e}): its scenarios run alone after the others in this batch"
+                    ),
+                    None => {}
+                }
+                for opened in opened_lanes {
+                    match opened {
+                        Ok(lane) => lanes.push(lane),
+                        // Fewer lanes: the batch still runs, more slowly.
+                        Err(e) => eprintln!(
+                            "warning: a lane could not be opened ({e}): fewer scenarios run at once"
+                        ),
+                    }
+                }
+                // Every lane starts from a clean provider.
+                let _ = ctx.note_jwks_fetches().await;
+                if let Err(e) = ctx.provider.admin().reset().await {
+                    eprintln!("warning: the provider could not be reset: {e}");
+                }
+                let queue = std::sync::Mutex::new(
+                    members
+                        .into_iter()
+                        .collect::<std::collections::VecDeque<_>>(),
+                );
+                let done = std::sync::Mutex::new(Vec::new());
+                let snapshot = &verdicts;
+                let workers = std::iter::once(&mut *ctx)
+                    .chain(lanes.iter_mut())
+                    .map(|lane| {
+                        let (queue, done, planned) = (&queue, &done, &planned);
+                        async move {
+                            loop {
+                                let next =
+                                    queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                                let Some(i) = next else { break };
+                                let r =
+                                    judge(lane, planned[i], options, snapshot, Slate::Lane).await;
+                                done.lock().unwrap_or_else(|p| p.into_inner()).push((i, r));
+                            }
+                        }
+                    });
+                // The key chain, one after another in its lane (or, without
+                // one, after the lanes, alone), each seeing the verdicts of
+                // the chain before it.
+                let key_chain = async {
+                    let Some(lane) = key_lane.as_mut() else {
+                        return Vec::new();
+                    };
+                    let mut seen = snapshot.clone();
+                    let mut out = Vec::new();
+                    for i in &keys {
+                        let r = judge(lane, planned[*i], options, &seen, Slate::Lane).await;
+                        seen.insert(r.id.clone(), r.verdict);
+                        out.push((*i, r));
+                    }
+                    out
+                };
+                let (_, chain_results) =
+                    tokio::join!(futures_util::future::join_all(workers), key_chain);
+                let ran_chain = !chain_results.is_empty() || keys.is_empty();
+                for (i, r) in done
+                    .into_inner()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .into_iter()
+                    .chain(chain_results)
+                {
+                    slots[i] = Some(r);
+                }
+                if !ran_chain {
+                    for i in keys {
+                        let mut seen = verdicts.clone();
+                        for r in slots.iter().flatten() {
+                            seen.entry(r.id.clone()).or_insert(r.verdict);
+                        }
+                        slots[i] =
+                            Some(judge(ctx, planned[i], options, &seen, Slate::Provider).await);
+                    }
+                }
             }
         }
-        result.duration_ms = t0.elapsed().as_millis() as u64;
-        verdicts.insert(s.id.clone(), result.verdict);
-        progress(i + 1, total, &result);
-        results.push(result);
+        for r in slots.iter().flatten() {
+            verdicts.entry(r.id.clone()).or_insert(r.verdict);
+        }
+        while let Some(Some(r)) = slots.get(emitted) {
+            emitted += 1;
+            progress(emitted, total, r);
+        }
+        // What the lanes saw joins this lane's books before the leak scans.
+        if Some(b) == last_together {
+            for lane in lanes.drain(..) {
+                ctx.close_lane(lane).await;
+            }
+        }
     }
+    if let Some(lane) = key_lane {
+        ctx.close_lane(lane).await;
+    }
+    let results: Vec<ScenarioResult> = slots.into_iter().flatten().collect();
     let known: BTreeSet<&str> = scenarios.iter().map(|s| s.id.as_str()).collect();
     let stale = options
         .expected_failures
@@ -346,5 +657,105 @@ pub async fn run(
         duration_ms: started.elapsed().as_millis() as u64,
         strict: options.strict,
         spec_version_source: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::Reach;
+
+    fn built_in() -> Vec<Scenario> {
+        crate::scenario::load(&[]).expect("the built-in scenarios load")
+    }
+
+    #[test]
+    fn one_job_runs_the_plan_in_order_alone() {
+        let scenarios = built_in();
+        let planned = plan(&scenarios, &RunOptions::default());
+        let cut = batches(&planned, 1, true, true);
+        assert_eq!(
+            cut,
+            (0..planned.len()).map(Batch::Alone).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn lanes_group_only_what_cannot_disturb_each_other_after_its_controls() {
+        let scenarios = built_in();
+        let planned = plan(&scenarios, &RunOptions::default());
+        for (own_servers, key_lane) in [(true, true), (true, false), (false, true)] {
+            let cut = batches(&planned, 4, own_servers, key_lane);
+            let mut seen = vec![0; planned.len()];
+            let mut done: BTreeSet<&str> = BTreeSet::new();
+            let mut together = 0;
+            for batch in &cut {
+                let members = match batch {
+                    Batch::Alone(i) => vec![*i],
+                    Batch::Together { lanes, keys } => {
+                        together += lanes.len();
+                        for i in lanes {
+                            let reach = planned[*i].reach();
+                            assert!(
+                                reach == Reach::Lane || (own_servers && reach == Reach::Server),
+                                "{} ({reach:?}) runs beside others (own servers: {own_servers})",
+                                planned[*i].id
+                            );
+                        }
+                        assert!(
+                            keys.is_empty() || (own_servers && key_lane),
+                            "a key chain without a key lane"
+                        );
+                        // The chain runs in order: each may depend on the
+                        // ones before it.
+                        let mut chain_done = done.clone();
+                        for i in keys {
+                            let s = planned[*i];
+                            assert!(s.reach() <= Reach::Trusted, "{} in the key lane", s.id);
+                            for dep in s.dependencies() {
+                                assert!(
+                                    chain_done.contains(dep.as_str()),
+                                    "{} runs before its control {dep}",
+                                    s.id
+                                );
+                            }
+                            chain_done.insert(s.id.as_str());
+                            seen[*i] += 1;
+                        }
+                        lanes.clone()
+                    }
+                };
+                for i in &members {
+                    seen[*i] += 1;
+                    for dep in planned[*i].dependencies() {
+                        assert!(
+                            done.contains(dep.as_str()),
+                            "{} runs before (or beside) its control {dep}",
+                            planned[*i].id
+                        );
+                    }
+                }
+                if let Batch::Together { keys, .. } = batch {
+                    done.extend(keys.iter().map(|i| planned[*i].id.as_str()));
+                }
+                done.extend(members.iter().map(|i| planned[*i].id.as_str()));
+            }
+            assert!(seen.iter().all(|n| *n == 1), "every scenario runs once");
+            assert!(together > 10, "lanes take most scenarios: {together}");
+        }
+    }
+
+    #[test]
+    fn shared_state_keeps_a_scenario_alone() {
+        let scenarios = built_in();
+        let reach = |id: &str| scenarios.iter().find(|s| s.id == id).unwrap().reach();
+        // Rotates the trusted issuer's keys: the key lane's own.
+        assert_eq!(reach("token.unknown_kid_refetched"), Reach::Trusted);
+        // Reads every lane's logs.
+        assert_eq!(reach("leak.logs"), Reach::Shared);
+        // Its own upstream issuer and server.
+        assert_eq!(reach("race.concurrent_refresh"), Reach::Server);
+        // Requests and its own tokens only.
+        assert_eq!(reach("token.expired"), Reach::Lane);
     }
 }

@@ -198,6 +198,33 @@ impl Scenario {
                 .any(|st| matches!(st, Step::RotateKeys(_)))
     }
 
+    /// What it touches: the widest reach of its steps, and its server's
+    /// process and upstream grant when it restarts the server or needs
+    /// the upstream (each is reset or reseeded before it runs).
+    pub fn reach(&self) -> crate::steps::Reach {
+        use crate::steps::Reach;
+        let own_server = self.fresh_server
+            || self.requires.iter().any(|r| {
+                matches!(
+                    r,
+                    Requirement::Upstream | Requirement::TokenStore | Requirement::Tenants
+                )
+            });
+        let floor = if own_server {
+            Reach::Server
+        } else {
+            Reach::Lane
+        };
+        let floor = if self.family == "leak" {
+            Reach::Shared
+        } else if self.runs_with_key_changes() {
+            Reach::Trusted
+        } else {
+            floor
+        };
+        self.steps.iter().map(Step::reach).fold(floor, Ord::max)
+    }
+
     /// The controls it depends on.
     pub fn dependencies(&self) -> Vec<String> {
         match &self.depends_on {

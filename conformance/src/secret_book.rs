@@ -19,6 +19,13 @@ impl SecretBook {
         }
     }
 
+    /// Takes in every secret another book holds (a closed lane's).
+    pub fn absorb(&mut self, other: SecretBook) {
+        for (value, label) in other.entries {
+            self.add(&value, &label);
+        }
+    }
+
     /// `text` with every known secret replaced by `[redacted: label]`.
     ///
     /// ```

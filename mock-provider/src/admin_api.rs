@@ -484,8 +484,20 @@ async fn ledger(
     Ok(Json(state.ledger().query(&filter)))
 }
 
-async fn counters(State(state): State<Arc<ProviderState>>) -> Json<Counters> {
-    Json(state.ledger().counters())
+/// `?after_seq=N`: only what the ledger recorded after entry `N`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountersQuery {
+    after_seq: Option<u64>,
+}
+
+async fn counters(
+    State(state): State<Arc<ProviderState>>,
+    RawQuery(query): RawQuery,
+) -> AdminResult<Json<Counters>> {
+    let query: CountersQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
+        .map_err(|e| bad(format!("invalid counters query: {e}")))?;
+    Ok(Json(state.ledger().counters_after(query.after_seq)))
 }
 
 async fn reset_issuer(

@@ -336,7 +336,17 @@ impl AdminClient {
 
     /// Counters per issuer and client.
     pub async fn counters(&self) -> Result<Counters, AdminError> {
-        self.call(Method::GET, "ledger/counters", None::<&()>).await
+        self.counters_after(None).await
+    }
+
+    /// Counters of what the ledger recorded after entry `after_seq` (a
+    /// mark taken earlier); all of it with `None`.
+    pub async fn counters_after(&self, after_seq: Option<u64>) -> Result<Counters, AdminError> {
+        let path = match after_seq {
+            Some(seq) => format!("ledger/counters?after_seq={seq}"),
+            None => "ledger/counters".to_owned(),
+        };
+        self.call(Method::GET, &path, None::<&()>).await
     }
 
     /// One issuer back to its state at start (its faults, clients, keys

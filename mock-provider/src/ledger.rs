@@ -179,9 +179,22 @@ impl Ledger {
 
     /// Counters per issuer, then per client.
     pub fn counters(&self) -> BTreeMap<String, BTreeMap<String, ClientCounters>> {
+        self.counters_after(None)
+    }
+
+    /// Counters of the entries after `after_seq` (all with `None`): what
+    /// happened since a mark, while other tests keep writing.
+    pub fn counters_after(
+        &self,
+        after_seq: Option<u64>,
+    ) -> BTreeMap<String, BTreeMap<String, ClientCounters>> {
         let state = self.lock();
+        let first = state.first_seq();
+        let skip = after_seq
+            .map_or(0, |s| s.saturating_add(1).saturating_sub(first))
+            .min(state.entries.len() as u64) as usize;
         let mut out: BTreeMap<String, BTreeMap<String, ClientCounters>> = BTreeMap::new();
-        for e in &state.entries {
+        for e in state.entries.range(skip..) {
             let Some(client) = e.counted_client() else {
                 continue;
             };

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{CheckError, LoadContext, ScenarioRun, StepError};
+use crate::provider_link::IssuerRole;
 
 /// `kind = "expire_upstream_tokens"` (no fields).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +27,7 @@ impl ExpireUpstreamTokensStep {
         run.ctx
             .provider
             .admin()
-            .expire_access_tokens("upstream", &client)
+            .expire_access_tokens(run.ctx.issuer_name(IssuerRole::Upstream), &client)
             .await
             .map(|_| ())
             .map_err(|e| harness!("{e}"))

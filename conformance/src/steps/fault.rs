@@ -42,15 +42,18 @@ pub struct FaultStep {
 }
 
 impl FaultStep {
-    /// The provider's fault rule for this step; at the upstream issuer it
-    /// matches the server's own upstream client, `upstream_client`.
+    /// The provider's fault rule for this step, at the issuer named
+    /// `issuer` (the role's issuer in the step's lane); at the upstream
+    /// issuer it matches the server's own upstream client,
+    /// `upstream_client`.
     pub fn rule(
         &self,
+        issuer: &str,
         upstream_client: &str,
     ) -> Result<mock_provider::FaultRule, serde_json::Error> {
         let mut rule = self.action.clone();
         rule.insert("endpoint".into(), serde_json::json!(self.endpoint));
-        rule.insert("issuer".into(), serde_json::json!(self.issuer.name()));
+        rule.insert("issuer".into(), serde_json::json!(issuer));
         if let Some(g) = &self.grant_type {
             rule.insert("grant_type".into(), serde_json::json!(g));
         }
@@ -64,7 +67,7 @@ impl FaultStep {
     }
 
     pub(super) fn check(&self, _: &mut LoadContext) -> Result<(), CheckError> {
-        self.rule("mcp-server-upstream")
+        self.rule(self.issuer.name(), "mcp-server-upstream")
             .map(|_| ())
             .map_err(|e| CheckError::step(format!("fault rule: {e}")))
     }
@@ -75,7 +78,7 @@ impl FaultStep {
             _ => String::new(),
         };
         let rule = self
-            .rule(&client)
+            .rule(run.ctx.issuer_name(self.issuer), &client)
             .map_err(|e| harness!("fault rule: {e}"))?;
         run.ctx
             .provider

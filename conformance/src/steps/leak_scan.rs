@@ -51,11 +51,16 @@ impl LeakScanStep {
         let book = &run.ctx.book;
         // Upstream access tokens never pass through the suite's hands: they
         // are recognised by their issuer.
-        let upstream_issuer = run
-            .vars
-            .get("upstream_issuer")
-            .unwrap_or_default()
-            .to_owned();
+        // Every lane's upstream issuer: other lanes' servers wrote into the
+        // logs this scan reads.
+        let upstream_issuer: Vec<String> = (0..crate::provider_link::MAX_LANES)
+            .filter_map(|n| {
+                run.ctx
+                    .provider
+                    .issuer_named(&crate::provider_link::lane_upstream_issuer(n))
+            })
+            .map(|i| i.issuer.clone())
+            .collect();
         match self.scope {
             LeakScope::Responses => {
                 let mut found = Vec::new();
@@ -99,7 +104,11 @@ impl LeakScanStep {
                         in_urls.extend(book.values_in(query));
                     }
                 }
-                let logs = server.logs();
+                let mut logs = server.logs();
+                for other in &run.ctx.other_lane_logs {
+                    logs.push('\n');
+                    logs.push_str(other);
+                }
                 let mut labels: Vec<String> = Vec::new();
                 let mut example = None;
                 for line in logs.lines() {
@@ -211,10 +220,10 @@ fn redact_issued(text: &str, fingerprints: &BTreeSet<String>) -> String {
     out
 }
 
-/// How many JWTs issued by `issuer` appear in `text`.
-fn upstream_tokens_in(text: &str, issuer: &str) -> usize {
+/// How many JWTs issued by one of `issuers` appear in `text`.
+fn upstream_tokens_in(text: &str, issuers: &[String]) -> usize {
     use base64::Engine as _;
-    if issuer.is_empty() {
+    if issuers.is_empty() {
         return 0;
     }
     text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
@@ -228,7 +237,12 @@ fn upstream_tokens_in(text: &str, issuer: &str) -> usize {
                         .ok()
                 })
                 .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                .is_some_and(|claims| claims.get("iss").and_then(Value::as_str) == Some(issuer))
+                .is_some_and(|claims| {
+                    claims
+                        .get("iss")
+                        .and_then(Value::as_str)
+                        .is_some_and(|iss| issuers.iter().any(|i| i == iss))
+                })
         })
         .count()
 }

@@ -101,8 +101,7 @@ impl LedgerStep {
     }
 }
 
-/// Requests at an issuer's endpoint since the scenario's start (the
-/// provider is reset before each scenario).
+/// Requests at an issuer's endpoint since the scenario's start.
 async fn ledger_count(
     run: &ScenarioRun<'_>,
     issuer: IssuerRole,
@@ -110,7 +109,6 @@ async fn ledger_count(
 ) -> Result<u64, StepError> {
     let entries = run
         .ctx
-        .provider
         .ledger_at(issuer, endpoint, None)
         .await
         .map_err(|e| harness!("cannot read the provider's ledger: {e}"))?;
@@ -120,20 +118,11 @@ async fn ledger_count(
 /// Requests for the trusted issuer's JWKS since the previous `ledger`
 /// step (or the scenario's start); moves the mark to now.
 async fn jwks_requests_since_mark(run: &mut ScenarioRun<'_>) -> Result<u64, StepError> {
-    use mock_provider::ledger::LedgerFilter;
-    let admin = run.ctx.provider.admin();
-    let latest = admin
-        .ledger(&LedgerFilter {
-            limit: Some(1),
-            ..Default::default()
-        })
+    let latest = crate::run_context::latest_ledger_seq(&run.ctx.provider)
         .await
-        .map_err(|e| harness!("{e}"))?
-        .last()
-        .map(|e| e.seq);
+        .map_err(|e| harness!("{e}"))?;
     let jwks = run
         .ctx
-        .provider
         .ledger_at(
             IssuerRole::Trusted,
             mock_provider::Endpoint::Jwks,
@@ -154,9 +143,12 @@ async fn upstream_ledger(
 ) -> Result<(), StepError> {
     let client = run.upstream_client()?;
     let admin = run.ctx.provider.admin();
-    let counters = admin.counters().await.map_err(|e| harness!("{e}"))?;
+    let counters = admin
+        .counters_after(run.ctx.scenario_mark)
+        .await
+        .map_err(|e| harness!("{e}"))?;
     let c = counters
-        .get("upstream")
+        .get(run.ctx.issuer_name(IssuerRole::Upstream))
         .and_then(|m| m.get(&client))
         .cloned()
         .unwrap_or_default();
@@ -202,7 +194,6 @@ async fn upstream_ledger(
     if expect.upstream_tokens_are_the_servers {
         let entries = run
             .ctx
-            .provider
             .ledger_at(
                 IssuerRole::Upstream,
                 mock_provider::Endpoint::Upstream,

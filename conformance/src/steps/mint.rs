@@ -194,7 +194,7 @@ async fn mint(
         .ctx
         .provider
         .admin()
-        .mint_token(issuer.name(), &request)
+        .mint_token(run.ctx.issuer_name(issuer), &request)
         .await
         .map_err(|e| harness!("minting `{name}` failed: {e}"))?;
     run.ctx
@@ -217,7 +217,7 @@ async fn staged_kid(
         .ctx
         .provider
         .admin()
-        .keys(issuer.name())
+        .keys(run.ctx.issuer_name(issuer))
         .await
         .map_err(|e| harness!("cannot read the {} issuer's keys: {e}", issuer.name()))?;
     keys.published

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::evidence::RawExchange;
 use crate::expectation::{Expect, StatusSpec};
+use crate::provider_link::IssuerRole;
 use crate::run_context::RunContext;
 use crate::template::Vars;
 
@@ -181,7 +182,56 @@ impl LoadContext {
     }
 }
 
+/// What a step (or a scenario) touches, which decides whether it may run
+/// beside others in a lane of its own (see [`crate::runner`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reach {
+    /// Only what its lane owns: requests to its server, tokens it mints.
+    Lane,
+    /// Its lane's server process or upstream issuer (a restart, the token
+    /// store, the server's upstream client): its own when each lane starts
+    /// a server, shared otherwise.
+    Server,
+    /// The trusted issuer's faults, keys or JWKS ledger, and the server's
+    /// JWKS refetch history: its own only in the key lane, which has a
+    /// trusted issuer to itself.
+    Trusted,
+    /// What every lane shares: the `other` issuer, every lane's responses
+    /// and logs. It runs alone.
+    Shared,
+}
+
 impl Step {
+    /// What the step touches.
+    pub fn reach(&self) -> Reach {
+        let of = |issuer: IssuerRole| match issuer {
+            IssuerRole::Upstream => Reach::Server,
+            IssuerRole::Trusted => Reach::Trusted,
+            IssuerRole::Other => Reach::Shared,
+        };
+        match self {
+            Self::Fault(f) => of(f.issuer),
+            Self::RotateKeys(r) => of(r.issuer),
+            Self::Ledger(l) if l.expect.max_other_jwks_requests.is_some() => Reach::Shared,
+            Self::Ledger(l) if l.expect.max_jwks_requests.is_some() => Reach::Trusted,
+            Self::Ledger(_) => Reach::Server,
+            Self::Mint(m) if m.issuer == IssuerRole::Upstream => Reach::Server,
+            Self::Revoke(r) if r.issuer == IssuerRole::Upstream => Reach::Server,
+            Self::WaitJwksCooldown(_) => Reach::Trusted,
+            Self::LeakScan(_) => Reach::Shared,
+            Self::ExpireUpstreamTokens(_) | Self::RestartServer(_) | Self::TokenStore(_) => {
+                Reach::Server
+            }
+            Self::Concurrent(_)
+            | Self::Wait(_)
+            | Self::Mint(_)
+            | Self::Revoke(_)
+            | Self::Mcp(_)
+            | Self::Http(_)
+            | Self::SessionIds(_) => Reach::Lane,
+        }
+    }
+
     /// What the step expects of an answer, if it judges one.
     pub fn expect(&self) -> Option<&Expect> {
         match self {
@@ -260,12 +310,13 @@ pub struct ScenarioRun<'a> {
 pub async fn run_scenario(ctx: &mut RunContext, steps: &[Step]) -> Result<(), StepFailure> {
     let mut vars = ctx.vars.clone();
     vars.set("spec_version", ctx.client.version().as_str());
+    let ledger_mark = ctx.scenario_mark;
     let mut run = ScenarioRun {
         ctx,
         vars,
         sessions: BTreeMap::new(),
         exchanges: Vec::new(),
-        ledger_mark: None,
+        ledger_mark,
     };
     for (i, step) in steps.iter().enumerate() {
         run.exchanges.clear();

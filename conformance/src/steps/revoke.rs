@@ -42,7 +42,7 @@ impl RevokeStep {
             .provider
             .admin()
             .revoke(
-                self.issuer.name(),
+                run.ctx.issuer_name(self.issuer),
                 &RevokeRequest {
                     token: Some(token),
                     ..Default::default()

@@ -39,7 +39,7 @@ impl RotateKeysStep {
             .provider
             .admin()
             .rotate_keys_to(
-                self.issuer.name(),
+                run.ctx.issuer_name(self.issuer),
                 &RotateKeys {
                     grace_secs: self.grace_secs,
                     algorithm: self.algorithm,

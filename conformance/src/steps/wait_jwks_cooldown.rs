@@ -30,7 +30,6 @@ impl WaitJwksCooldownStep {
         let cooldown = Duration::from_secs(run.ctx.profile.auth.jwks_refetch_cooldown_secs);
         let in_scenario = run
             .ctx
-            .provider
             .ledger_at(IssuerRole::Trusted, mock_provider::Endpoint::Jwks, None)
             .await
             .map_err(|e| harness!("cannot read the provider's ledger: {e}"))?
