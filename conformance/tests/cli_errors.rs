@@ -317,3 +317,15 @@ fn help_does_not_show_the_admin_secret_from_the_environment() {
     assert!(out.stdout.contains("MOCK_PROVIDER_ADMIN_SECRET"));
     assert!(!out.stdout.contains("s3cr3t-from-env"), "{}", out.stdout);
 }
+
+#[test]
+fn jobs_out_of_range() {
+    // Refused before the profile is read.
+    let profile = fixture("bad/no_such_profile.toml");
+    for jobs in ["0", "9", "many"] {
+        usage_error(
+            &["run", "--profile", &profile, "--jobs", jobs],
+            &["--jobs", jobs],
+        );
+    }
+}

@@ -36,7 +36,10 @@ pub struct ProviderState {
     pub(crate) pending: PendingAuthorizations,
     /// The CSRF token of the admin state page's forms: made at start, only
     /// ever shown to those the admin guard lets read the page.
-    pub(crate) admin_form_token: Secret,
+    /// Made at first use: the first random bytes of a process seed
+    /// aws-lc's generator (about 25 ms of jitter entropy), which a start
+    /// must not wait for.
+    pub(crate) admin_form_token: std::sync::OnceLock<Secret>,
 }
 
 impl ProviderState {
@@ -78,7 +81,7 @@ impl ProviderState {
 
     /// The CSRF token of the admin state page's forms.
     pub fn admin_form_token(&self) -> &Secret {
-        &self.admin_form_token
+        self.admin_form_token.get_or_init(|| Secret::generate(32))
     }
 
     /// `https` or `http`: what the provider serves.

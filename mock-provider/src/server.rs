@@ -21,7 +21,6 @@ use crate::ledger::Ledger;
 use crate::pending_authorization::PendingAuthorizations;
 use crate::provider_state::ProviderState;
 use crate::refresh_barrier::RefreshBarriers;
-use crate::secret::Secret;
 use crate::signing_key::SigningKey;
 use crate::tls::{TlsError, TlsIdentity};
 
@@ -174,6 +173,13 @@ impl MockProviderBuilder {
             origin: config.source_file.clone(),
             problems,
         })?;
+        // The first random bytes of a process seed aws-lc's generator
+        // (about 25 ms of jitter entropy on one core): done off the start's
+        // path, before the first token needs them. Requests that come
+        // sooner wait for the seeding inside aws-lc.
+        tokio::task::spawn_blocking(|| {
+            let _ = aws_lc_rs::rand::fill(&mut [0u8; 1]);
+        });
         // Key files load on blocking threads while the socket is bound, and
         // a bad one fails the start. Keys to generate are made after the
         // start returns (see `issuer_keys`): RSA-2048 takes 50-100 ms.
@@ -314,7 +320,7 @@ impl MockProviderBuilder {
             admin_allowed_hosts: config.admin.allowed_hosts.clone(),
             consent,
             pending: PendingAuthorizations::default(),
-            admin_form_token: Secret::generate(32),
+            admin_form_token: std::sync::OnceLock::new(),
         });
         let (tx, rx) = oneshot::channel::<()>();
         let mut app = crate::router::router(state.clone());
