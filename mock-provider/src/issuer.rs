@@ -21,7 +21,7 @@ use crate::oauth_error::OAuthError;
 use crate::scope::ScopeSet;
 use crate::secret::random_base64url;
 use crate::signing_fault;
-use crate::signing_key::SigningKey;
+use crate::signing_key::{KeyError, SigningKey};
 use crate::token_family::{FamilyId, TokenFamilies};
 
 /// How long a fetched client ID metadata document is trusted.
@@ -220,7 +220,7 @@ impl Issuer {
     }
 
     /// Hands over the keys generated at start.
-    pub(crate) fn settle_keys(&self, keys: Result<KeySet, String>) {
+    pub(crate) fn settle_keys(&self, keys: Result<KeySet, KeyError>) {
         self.keys.settle(keys);
     }
 

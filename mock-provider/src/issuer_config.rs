@@ -273,10 +273,10 @@ impl IssuerConfig {
     }
 
     /// Generates the staged keys.
-    pub fn staged_signing_keys(&self) -> Result<Vec<SigningKey>, String> {
+    pub fn staged_signing_keys(&self) -> Result<Vec<SigningKey>, KeyError> {
         self.staged_keys
             .iter()
-            .map(|alg| SigningKey::generate(*alg).map_err(|e| format!("{alg}: {e}")))
+            .map(|alg| SigningKey::generate(*alg))
             .collect()
     }
 

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 
 use crate::key_set::KeySet;
 use crate::oauth_error::{ErrorCode, OAuthError};
+use crate::signing_key::KeyError;
 
 /// The issuer's signing keys could not be made (key generation failed).
 /// Never a client's fault: requests that need a key answer 500.
@@ -69,7 +70,7 @@ impl IssuerKeys {
 
     /// The generated keys (or why there are none) arrive; whoever waits
     /// in [`IssuerKeys::current`] goes on.
-    pub(crate) fn settle(&self, keys: Result<KeySet, String>) {
+    pub(crate) fn settle(&self, keys: Result<KeySet, KeyError>) {
         let next = match keys {
             Ok(keys) => {
                 let keys = Arc::new(keys);
@@ -78,7 +79,7 @@ impl IssuerKeys {
                     initial: keys,
                 }
             }
-            Err(reason) => State::Failed(KeysUnavailable(reason)),
+            Err(e) => State::Failed(KeysUnavailable(e.to_string())),
         };
         self.state.send_replace(next);
     }
@@ -183,9 +184,9 @@ mod tests {
         let keys = IssuerKeys::pending();
         let mut waiting = pin!(keys.current());
         assert!(poll_once(waiting.as_mut()).is_pending());
-        keys.settle(Err("no entropy".into()));
+        keys.settle(Err(KeyError::Generate));
         match poll_once(waiting.as_mut()) {
-            Poll::Ready(Err(e)) => assert!(e.to_string().contains("no entropy"), "{e}"),
+            Poll::Ready(Err(e)) => assert!(e.to_string().contains("key generation failed"), "{e}"),
             other => panic!("expected an error, got {other:?}"),
         }
         let oauth: OAuthError = keys.current().await.unwrap_err().into();

@@ -21,7 +21,7 @@ use crate::ledger::Ledger;
 use crate::pending_authorization::PendingAuthorizations;
 use crate::provider_state::ProviderState;
 use crate::refresh_barrier::RefreshBarriers;
-use crate::signing_key::SigningKey;
+use crate::signing_key::{KeyError, SigningKey};
 use crate::tls::{TlsError, TlsIdentity};
 
 /// Why the provider did not start.
@@ -471,10 +471,10 @@ impl Drop for MockProvider {
 
 /// An issuer's key set: the key from its file or a new one, and its
 /// staged keys (made on a blocking thread after the start).
-fn generate_keys(cfg: &IssuerConfig, loaded: Option<SigningKey>) -> Result<KeySet, String> {
+fn generate_keys(cfg: &IssuerConfig, loaded: Option<SigningKey>) -> Result<KeySet, KeyError> {
     let active = match loaded {
         Some(key) => key,
-        None => SigningKey::generate(cfg.signing_algorithm).map_err(|e| e.to_string())?,
+        None => SigningKey::generate(cfg.signing_algorithm)?,
     };
     Ok(KeySet::with_staged(active, cfg.staged_signing_keys()?))
 }
