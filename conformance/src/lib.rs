@@ -19,6 +19,7 @@ pub mod report;
 pub mod run_context;
 pub mod runner;
 pub mod scenario;
+mod schedule;
 pub mod secret_book;
 pub mod spec_version;
 pub mod steps;

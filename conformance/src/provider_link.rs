@@ -233,10 +233,12 @@ impl ProviderLink {
     /// How many lanes the provider has upstream issuers for (a standalone
     /// provider: `upstream`, then `upstream-2`, ... as far as it has them).
     pub fn lanes(&self) -> usize {
-        (0..MAX_LANES)
-            .take_while(|n| self.issuer_named(&lane_upstream_issuer(*n)).is_some())
-            .count()
-            .max(1)
+        self.lane_upstream_issuers().count().max(1)
+    }
+
+    /// The upstream issuers of the lanes the provider has, lane 0 first.
+    pub fn lane_upstream_issuers(&self) -> impl Iterator<Item = &IssuerInfo> {
+        (0..MAX_LANES).map_while(|n| self.issuer_named(&lane_upstream_issuer(n)))
     }
 
     /// The introspection client's secret (embedded provider only).

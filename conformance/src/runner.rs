@@ -9,6 +9,7 @@ use crate::provider_link::IssuerRole;
 use crate::report::{RunReport, ScenarioResult, Verdict};
 use crate::run_context::RunContext;
 use crate::scenario::{Requirement, Scenario};
+use crate::schedule::{Batch, batches};
 use crate::steps::{FailureKind, StepFailure, run_scenario};
 
 /// What to run.
@@ -82,26 +83,8 @@ pub fn plan<'a>(scenarios: &'a [Scenario], options: &RunOptions) -> Vec<&'a Scen
         .iter()
         .filter_map(|id| by_id.get(id).copied())
         .collect();
-    out.sort_by_key(|s| (rank(s), s.id.clone()));
+    out.sort_by_key(|s| (crate::schedule::rank(s), s.id.clone()));
     out
-}
-
-/// Where a scenario goes in the plan. Key changes last: a server's key
-/// cache may need a refetch cooldown (or a rate limit's refill) to see the
-/// issuer's keys again; the flood that spends the budget first, then
-/// rotations. Leak scans before them, after everything else.
-fn rank(s: &Scenario) -> u8 {
-    if s.id == crate::scenario::VALID_TOKEN_CONTROL {
-        0
-    } else if s.control {
-        1
-    } else if s.runs_with_key_changes() {
-        if s.disturbs_keys { 4 } else { 5 }
-    } else if s.family == "leak" {
-        3
-    } else {
-        2
-    }
 }
 
 fn skip_reason(ctx: &RunContext, s: &Scenario) -> Option<String> {
@@ -167,23 +150,22 @@ enum Slate {
 }
 
 /// A clean slate before a scenario: the provider reset (or, in a lane, the
-/// lane's upstream issuer), a fresh upstream grant (the reset took the old
-/// one), the server restarted when asked or after a crash, and the
-/// ledger's mark. A failure here is the suite's, never the server's.
+/// issuers the lane has to itself), the ledger's mark (what the scenario's
+/// ledger reads start after: as with a reset, the server's restart and
+/// reseeding below count), a fresh upstream grant (the reset took the old
+/// one), the server restarted when asked or after a crash. A failure here
+/// is the suite's, never the server's.
 async fn prepare_scenario(ctx: &mut RunContext, s: &Scenario, slate: Slate) -> Result<(), String> {
+    ctx.note_jwks_fetches()
+        .await
+        .map_err(|e| format!("the provider's ledger could not be read: {e}"))?;
     match slate {
         Slate::Provider => {
-            ctx.note_jwks_fetches()
-                .await
-                .map_err(|e| format!("the provider's ledger could not be read: {e}"))?;
             ctx.provider.admin().reset().await.map_err(|e| {
                 format!("the provider could not be reset before this scenario: {e}")
             })?;
         }
         Slate::Lane => {
-            ctx.note_jwks_fetches()
-                .await
-                .map_err(|e| format!("the provider's ledger could not be read: {e}"))?;
             for issuer in ctx.own_issuers() {
                 ctx.provider
                     .admin()
@@ -193,6 +175,9 @@ async fn prepare_scenario(ctx: &mut RunContext, s: &Scenario, slate: Slate) -> R
             }
         }
     }
+    ctx.mark_scenario_start()
+        .await
+        .map_err(|e| format!("the provider's ledger could not be read: {e}"))?;
     if s.requires.contains(&Requirement::Upstream) {
         ctx.reseed_upstream()
             .await
@@ -205,9 +190,7 @@ async fn prepare_scenario(ctx: &mut RunContext, s: &Scenario, slate: Slate) -> R
             .await
             .map_err(|e| format!("the server could not be restarted: {e}"))?;
     }
-    ctx.mark_scenario_start()
-        .await
-        .map_err(|e| format!("the provider's ledger could not be read: {e}"))
+    Ok(())
 }
 
 /// One whole run with the embedded provider, as `mcp-auth-conformance run
@@ -226,117 +209,6 @@ pub async fn run_embedded(
     let report = run(&mut ctx, scenarios, options, |_, _, _| {}).await;
     ctx.shutdown().await;
     Ok(report)
-}
-
-/// A group of the plan run together (indices into the plan): one
-/// scenario alone, or several in lanes side by side, and beside them, one
-/// after another in the key lane, the key-changing scenarios of the end of
-/// the plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Batch {
-    Alone(usize),
-    Together { lanes: Vec<usize>, keys: Vec<usize> },
-}
-
-/// The plan cut into batches. With one job every scenario runs alone, in
-/// plan order. With more, within each rank the scenarios that may share
-/// the provider (their [`Reach`](crate::steps::Reach) is their lane's,
-/// or their server's when every lane starts its own) and whose controls
-/// ran in an earlier rank go together first; the rest follow alone, in
-/// plan order. With a key lane, the key-changing scenarios (ranks 4 and 5,
-/// which touch the trusted issuer and the server's JWKS cache) run in it
-/// during the main rank's lanes, one after another in plan order; the key
-/// lane's books join after the leak scans, as in the serial order.
-fn batches(planned: &[&Scenario], jobs: usize, own_servers: bool, key_lane: bool) -> Vec<Batch> {
-    use crate::steps::Reach;
-    if jobs <= 1 {
-        return (0..planned.len()).map(Batch::Alone).collect();
-    }
-    // The key chain: from the first key-changing scenario on, as long as
-    // each one needs no more than its own trusted issuer and depends only
-    // on controls or on the chain.
-    let mut keys: Vec<usize> = Vec::new();
-    let has_main_rank = planned.iter().any(|s| rank(s) == 2);
-    if key_lane && own_servers && has_main_rank {
-        let mut chain: BTreeSet<&str> = BTreeSet::new();
-        for (j, s) in planned.iter().enumerate().filter(|(_, s)| rank(s) >= 4) {
-            let deps_ok = s.dependencies().iter().all(|d| {
-                chain.contains(d.as_str()) || planned.iter().any(|p| p.id == *d && rank(p) <= 1)
-            });
-            if s.reach() > Reach::Trusted || !deps_ok {
-                break;
-            }
-            chain.insert(s.id.as_str());
-            keys.push(j);
-        }
-    }
-    let in_key_lane: BTreeSet<usize> = keys.iter().copied().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < planned.len() {
-        let r = rank(planned[i]);
-        let end = (i..planned.len())
-            .find(|j| rank(planned[*j]) != r)
-            .unwrap_or(planned.len());
-        let in_rank: BTreeSet<&str> = planned[i..end].iter().map(|s| s.id.as_str()).collect();
-        let (together, alone): (Vec<usize>, Vec<usize>) = (i..end)
-            .filter(|j| !in_key_lane.contains(j))
-            .partition(|j| {
-                let s = planned[*j];
-                let reach_ok = match s.reach() {
-                    Reach::Lane => true,
-                    Reach::Server => own_servers,
-                    Reach::Trusted | Reach::Shared => false,
-                };
-                reach_ok
-                    && !s
-                        .dependencies()
-                        .iter()
-                        .any(|d| in_rank.contains(d.as_str()))
-            });
-        // The longest waits start first, so the lanes finish together
-        // (longest processing time first); ties keep plan order.
-        let mut together = together;
-        together.sort_by_key(|j| std::cmp::Reverse(designed_wait_ms(planned[*j])));
-        // The key chain goes beside the main rank's lanes.
-        let chain = if r == 2 {
-            std::mem::take(&mut keys)
-        } else {
-            Vec::new()
-        };
-        match (together.len(), chain.len()) {
-            (0, 0) => {}
-            (1, 0) => out.push(Batch::Alone(together[0])),
-            _ => out.push(Batch::Together {
-                lanes: together,
-                keys: chain,
-            }),
-        }
-        out.extend(alone.into_iter().map(Batch::Alone));
-        i = end;
-    }
-    out
-}
-
-/// How long a scenario waits by design: its `wait` steps and the timeouts
-/// of its refresh barriers (a correct server waits them out).
-fn designed_wait_ms(s: &Scenario) -> u64 {
-    use crate::steps::Step;
-    s.steps
-        .iter()
-        .map(|st| match st {
-            Step::Wait(w) => w.millis,
-            Step::Fault(f)
-                if f.action.get("kind").and_then(|k| k.as_str()) == Some("refresh_barrier") =>
-            {
-                f.action
-                    .get("timeout_millis")
-                    .and_then(|t| t.as_u64())
-                    .unwrap_or(0)
-            }
-            _ => 0,
-        })
-        .sum()
 }
 
 /// Judges one scenario on a lane: skipped, not meaningful, or run.
@@ -474,6 +346,42 @@ async fn judge_failure(
     result.evidence = f.evidence.iter().map(|e| e.redacted(&ctx.book)).collect();
 }
 
+/// Judges `indices` one after another on `ctx`, each alone (a provider
+/// reset first) and seeing the verdicts of those before it.
+async fn run_alone(
+    ctx: &mut RunContext,
+    planned: &[&Scenario],
+    indices: &[usize],
+    options: &RunOptions,
+    verdicts: &BTreeMap<String, Verdict>,
+    slots: &mut [Option<ScenarioResult>],
+) {
+    let mut seen = verdicts.clone();
+    for &i in indices {
+        let r = judge(ctx, planned[i], options, &seen, Slate::Provider).await;
+        seen.insert(r.id.clone(), r.verdict);
+        slots[i] = Some(r);
+    }
+}
+
+/// Takes the verdicts of the results so far and hands `progress` the
+/// ones now complete in plan order.
+fn record(
+    verdicts: &mut BTreeMap<String, Verdict>,
+    slots: &[Option<ScenarioResult>],
+    emitted: &mut usize,
+    total: usize,
+    progress: &mut impl FnMut(usize, usize, &ScenarioResult),
+) {
+    for r in slots.iter().flatten() {
+        verdicts.entry(r.id.clone()).or_insert(r.verdict);
+    }
+    while let Some(Some(r)) = slots.get(*emitted) {
+        *emitted += 1;
+        progress(*emitted, total, r);
+    }
+}
+
 /// Runs the plan; `progress` sees each result, in plan order. With
 /// `options.jobs` above one, scenarios that cannot disturb each other run
 /// side by side in lanes (see [`RunContext::open_lane`]); verdicts and the
@@ -555,79 +463,80 @@ pub async fn run(
                         ),
                     }
                 }
-                // Every lane starts from a clean provider.
-                let _ = ctx.note_jwks_fetches().await;
-                if let Err(e) = ctx.provider.admin().reset().await {
-                    eprintln!("warning: the provider could not be reset: {e}");
-                }
-                let queue = std::sync::Mutex::new(
-                    members
-                        .into_iter()
-                        .collect::<std::collections::VecDeque<_>>(),
-                );
-                let done = std::sync::Mutex::new(Vec::new());
-                let snapshot = &verdicts;
-                let workers = std::iter::once(&mut *ctx)
-                    .chain(lanes.iter_mut())
-                    .map(|lane| {
-                        let (queue, done, planned) = (&queue, &done, &planned);
-                        async move {
-                            loop {
-                                let next =
-                                    queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-                                let Some(i) = next else { break };
-                                let r =
-                                    judge(lane, planned[i], options, snapshot, Slate::Lane).await;
-                                done.lock().unwrap_or_else(|p| p.into_inner()).push((i, r));
-                            }
-                        }
-                    });
-                // The key chain, one after another in its lane (or, without
-                // one, after the lanes, alone), each seeing the verdicts of
-                // the chain before it.
-                let key_chain = async {
-                    let Some(lane) = key_lane.as_mut() else {
-                        return Vec::new();
-                    };
-                    let mut seen = snapshot.clone();
-                    let mut out = Vec::new();
-                    for i in &keys {
-                        let r = judge(lane, planned[*i], options, &seen, Slate::Lane).await;
-                        seen.insert(r.id.clone(), r.verdict);
-                        out.push((*i, r));
-                    }
-                    out
+                // Every lane starts from a clean provider; without one, the
+                // batch runs alone, each scenario resetting (or ERROR).
+                let reset = match ctx.note_jwks_fetches().await {
+                    Ok(()) => ctx.provider.admin().reset().await,
+                    Err(e) => Err(e),
                 };
-                let (_, chain_results) =
-                    tokio::join!(futures_util::future::join_all(workers), key_chain);
-                let ran_chain = !chain_results.is_empty() || keys.is_empty();
-                for (i, r) in done
-                    .into_inner()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .into_iter()
-                    .chain(chain_results)
-                {
-                    slots[i] = Some(r);
-                }
-                if !ran_chain {
-                    for i in keys {
-                        let mut seen = verdicts.clone();
-                        for r in slots.iter().flatten() {
-                            seen.entry(r.id.clone()).or_insert(r.verdict);
+                if let Err(e) = reset {
+                    eprintln!(
+                        "warning: the provider could not be reset ({e}): this batch runs one scenario at a time"
+                    );
+                    let mut alone = members;
+                    alone.extend(keys);
+                    alone.sort_unstable();
+                    run_alone(ctx, &planned, &alone, options, &verdicts, &mut slots).await;
+                } else {
+                    let queue = std::sync::Mutex::new(
+                        members
+                            .into_iter()
+                            .collect::<std::collections::VecDeque<_>>(),
+                    );
+                    let done = std::sync::Mutex::new(Vec::new());
+                    let snapshot = &verdicts;
+                    let workers = std::iter::once(&mut *ctx)
+                        .chain(lanes.iter_mut())
+                        .map(|lane| {
+                            let (queue, done, planned) = (&queue, &done, &planned);
+                            async move {
+                                loop {
+                                    let next =
+                                        queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                                    let Some(i) = next else { break };
+                                    let r = judge(lane, planned[i], options, snapshot, Slate::Lane)
+                                        .await;
+                                    done.lock().unwrap_or_else(|p| p.into_inner()).push((i, r));
+                                }
+                            }
+                        });
+                    // The key chain, one after another in its lane (or, without
+                    // one, after the lanes, alone), each seeing the verdicts of
+                    // the chain before it.
+                    let key_chain = async {
+                        let Some(lane) = key_lane.as_mut() else {
+                            return Vec::new();
+                        };
+                        let mut seen = snapshot.clone();
+                        let mut out = Vec::new();
+                        for i in &keys {
+                            let r = judge(lane, planned[*i], options, &seen, Slate::Lane).await;
+                            seen.insert(r.id.clone(), r.verdict);
+                            out.push((*i, r));
                         }
-                        slots[i] =
-                            Some(judge(ctx, planned[i], options, &seen, Slate::Provider).await);
+                        out
+                    };
+                    let (_, chain_results) =
+                        tokio::join!(futures_util::future::join_all(workers), key_chain);
+                    let ran_chain = !chain_results.is_empty() || keys.is_empty();
+                    for (i, r) in done
+                        .into_inner()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .into_iter()
+                        .chain(chain_results)
+                    {
+                        slots[i] = Some(r);
+                    }
+                    if !ran_chain {
+                        for r in slots.iter().flatten() {
+                            verdicts.entry(r.id.clone()).or_insert(r.verdict);
+                        }
+                        run_alone(ctx, &planned, &keys, options, &verdicts, &mut slots).await;
                     }
                 }
             }
         }
-        for r in slots.iter().flatten() {
-            verdicts.entry(r.id.clone()).or_insert(r.verdict);
-        }
-        while let Some(Some(r)) = slots.get(emitted) {
-            emitted += 1;
-            progress(emitted, total, r);
-        }
+        record(&mut verdicts, &slots, &mut emitted, total, &mut progress);
         // What the lanes saw joins this lane's books before the leak scans.
         if Some(b) == last_together {
             for lane in lanes.drain(..) {

@@ -147,14 +147,8 @@ impl Ledger {
     /// Entries matching `filter`, oldest first.
     pub fn query(&self, filter: &LedgerFilter) -> Vec<LedgerEntry> {
         let state = self.lock();
-        let first = state.first_seq();
-        // Entries are in `seq` order, one apart: skip straight past
-        // `after_seq` (the refresh-race harness polls with it).
-        let skip = filter
-            .after_seq
-            .map_or(0, |s| s.saturating_add(1).saturating_sub(first))
-            .min(state.entries.len() as u64) as usize;
-        let from = first + skip as u64;
+        let skip = state.skip_through(filter.after_seq);
+        let from = state.first_seq() + skip as u64;
         let candidates = state
             .entries
             .range(skip..)
@@ -189,10 +183,7 @@ impl Ledger {
         after_seq: Option<u64>,
     ) -> BTreeMap<String, BTreeMap<String, ClientCounters>> {
         let state = self.lock();
-        let first = state.first_seq();
-        let skip = after_seq
-            .map_or(0, |s| s.saturating_add(1).saturating_sub(first))
-            .min(state.entries.len() as u64) as usize;
+        let skip = state.skip_through(after_seq);
         let mut out: BTreeMap<String, BTreeMap<String, ClientCounters>> = BTreeMap::new();
         for e in state.entries.range(skip..) {
             let Some(client) = e.counted_client() else {
@@ -310,6 +301,18 @@ mod tests {
             (2, 1, 1, 1)
         );
         assert_eq!(counters["default"]["b"].refresh_requests, 0);
+        // After a mark: only the second refresh (the reuse) and later.
+        let since = l.counters_after(Some(1));
+        let ca = &since["default"]["a"];
+        assert_eq!(
+            (ca.refresh_requests, ca.refresh_grants, ca.reuse_detected),
+            (1, 0, 1)
+        );
+        assert!(
+            l.counters_after(Some(4)).is_empty(),
+            "nothing after the last"
+        );
+        assert_eq!(l.counters_after(None), counters);
     }
 
     /// Every field survives the compact storage, and the JSON the admin API

@@ -33,6 +33,15 @@ impl LedgerState {
     pub(crate) fn first_seq(&self) -> u64 {
         self.next_seq + 1 - self.entries.len() as u64
     }
+
+    /// How many entries come at or before `after_seq`: entries are in
+    /// `seq` order, one apart, so a read after a mark skips straight past
+    /// them (the refresh-race harness polls with it).
+    pub(crate) fn skip_through(&self, after_seq: Option<u64>) -> usize {
+        after_seq
+            .map_or(0, |s| s.saturating_add(1).saturating_sub(self.first_seq()))
+            .min(self.entries.len() as u64) as usize
+    }
 }
 
 /// One entry as kept. The strings entries repeat (issuer, client, outcome,

@@ -187,11 +187,10 @@ impl MockProviderBuilder {
             .issuers
             .iter()
             .map(|i| {
-                let i = i.clone();
-                let base = config.base_dir().map(ToOwned::to_owned);
-                tokio::task::spawn_blocking(move || match i.key_file.is_some() {
-                    true => i.signing_key(base.as_deref()).map(Some),
-                    false => Ok(None),
+                i.key_file.is_some().then(|| {
+                    let i = i.clone();
+                    let base = config.base_dir().map(ToOwned::to_owned);
+                    tokio::task::spawn_blocking(move || i.signing_key(base.as_deref()))
                 })
             })
             .collect();
@@ -252,34 +251,37 @@ impl MockProviderBuilder {
         let mut to_generate = Vec::new();
         let mut problems = Vec::new();
         for (idx, (cfg, job)) in config.issuers.iter().zip(key_file_jobs).enumerate() {
-            let loaded = match job.await {
-                Ok(Ok(loaded)) => loaded,
-                Ok(Err(reason)) => {
-                    problems.push(ConfigProblem {
-                        field: format!("issuer[{idx}].key_file"),
-                        reason,
-                    });
-                    continue;
-                }
-                Err(e) => {
-                    problems.push(ConfigProblem {
-                        field: format!("issuer[{idx}].key_file"),
-                        reason: format!("key loading task failed: {e}"),
-                    });
-                    continue;
-                }
+            let loaded = match job {
+                None => None,
+                Some(job) => match job.await {
+                    Ok(Ok(key)) => Some(key),
+                    Ok(Err(reason)) => {
+                        problems.push(ConfigProblem {
+                            field: format!("issuer[{idx}].key_file"),
+                            reason,
+                        });
+                        continue;
+                    }
+                    Err(e) => {
+                        problems.push(ConfigProblem {
+                            field: format!("issuer[{idx}].key_file"),
+                            reason: format!("key loading task failed: {e}"),
+                        });
+                        continue;
+                    }
+                },
             };
-            let keys = match loaded {
-                Some(key) if cfg.staged_keys.is_empty() => IssuerKeys::ready(KeySet::new(key)),
-                loaded => {
-                    to_generate.push((cfg.clone(), cfg.name.clone(), loaded));
-                    IssuerKeys::pending()
+            let (keys, generate) = match loaded {
+                Some(key) if cfg.staged_keys.is_empty() => {
+                    (IssuerKeys::ready(KeySet::new(key)), None)
                 }
+                loaded => (IssuerKeys::pending(), Some(loaded)),
             };
-            issuers.insert(
-                cfg.name.clone(),
-                Arc::new(Issuer::new(cfg, &base_url, keys)),
-            );
+            let issuer = Arc::new(Issuer::new(cfg, &base_url, keys));
+            if let Some(loaded) = generate {
+                to_generate.push((cfg.clone(), issuer.clone(), loaded));
+            }
+            issuers.insert(cfg.name.clone(), issuer);
         }
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
@@ -288,14 +290,11 @@ impl MockProviderBuilder {
             }
             .into());
         }
-        for (cfg, name, loaded) in to_generate {
-            let Some(issuer) = issuers.get(&name).cloned() else {
-                continue;
-            };
+        for (cfg, issuer, loaded) in to_generate {
             tokio::task::spawn_blocking(move || {
                 let keys = generate_keys(&cfg, loaded);
                 if let Err(reason) = &keys {
-                    tracing::error!(issuer = %name, %reason, "signing keys could not be generated");
+                    tracing::error!(issuer = %cfg.name, %reason, "signing keys could not be generated");
                 }
                 issuer.settle_keys(keys);
             });

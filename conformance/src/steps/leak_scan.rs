@@ -53,12 +53,10 @@ impl LeakScanStep {
         // are recognised by their issuer.
         // Every lane's upstream issuer: other lanes' servers wrote into the
         // logs this scan reads.
-        let upstream_issuer: Vec<String> = (0..crate::provider_link::MAX_LANES)
-            .filter_map(|n| {
-                run.ctx
-                    .provider
-                    .issuer_named(&crate::provider_link::lane_upstream_issuer(n))
-            })
+        let upstream_issuer: Vec<String> = run
+            .ctx
+            .provider
+            .lane_upstream_issuers()
             .map(|i| i.issuer.clone())
             .collect();
         match self.scope {
