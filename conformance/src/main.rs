@@ -108,7 +108,7 @@ enum Command {
     },
 }
 
-fn parse_version(s: &str) -> Result<SpecVersion, String> {
+fn parse_version(s: &str) -> Result<SpecVersion, conformance::spec_version::UnknownSpecVersion> {
     s.parse()
 }
 

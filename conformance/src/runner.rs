@@ -7,10 +7,11 @@ use std::time::Instant;
 
 use crate::provider_link::IssuerRole;
 use crate::report::{RunReport, ScenarioResult, Verdict};
-use crate::run_context::RunContext;
+use crate::run_context::{RunContext, SeedError};
 use crate::scenario::{Requirement, Scenario};
 use crate::schedule::{Batch, batches};
 use crate::steps::{FailureKind, StepFailure, run_scenario};
+use crate::target_server::TargetError;
 
 /// What to run.
 #[derive(Debug, Clone, Default)]
@@ -155,15 +156,19 @@ enum Slate {
 /// reseeding below count), a fresh upstream grant (the reset took the old
 /// one), the server restarted when asked or after a crash. A failure here
 /// is the suite's, never the server's.
-async fn prepare_scenario(ctx: &mut RunContext, s: &Scenario, slate: Slate) -> Result<(), String> {
-    ctx.note_jwks_fetches()
-        .await
-        .map_err(|e| format!("the provider's ledger could not be read: {e}"))?;
+async fn prepare_scenario(
+    ctx: &mut RunContext,
+    s: &Scenario,
+    slate: Slate,
+) -> Result<(), SlateError> {
+    ctx.note_jwks_fetches().await.map_err(SlateError::Ledger)?;
     match slate {
         Slate::Provider => {
-            ctx.provider.admin().reset().await.map_err(|e| {
-                format!("the provider could not be reset before this scenario: {e}")
-            })?;
+            ctx.provider
+                .admin()
+                .reset()
+                .await
+                .map_err(SlateError::Reset)?;
         }
         Slate::Lane => {
             for issuer in ctx.own_issuers() {
@@ -171,26 +176,40 @@ async fn prepare_scenario(ctx: &mut RunContext, s: &Scenario, slate: Slate) -> R
                     .admin()
                     .reset_issuer(&issuer)
                     .await
-                    .map_err(|e| format!("the issuer {issuer} could not be reset: {e}"))?;
+                    .map_err(|source| SlateError::IssuerReset { issuer, source })?;
             }
         }
     }
     ctx.mark_scenario_start()
         .await
-        .map_err(|e| format!("the provider's ledger could not be read: {e}"))?;
+        .map_err(SlateError::Ledger)?;
     if s.requires.contains(&Requirement::Upstream) {
-        ctx.reseed_upstream()
-            .await
-            .map_err(|e| format!("the server's upstream grant could not be seeded: {e}"))?;
+        ctx.reseed_upstream().await.map_err(SlateError::Seed)?;
     } else if let Some(server) = ctx.server.as_mut()
         && (s.fresh_server || !server.is_running())
     {
-        server
-            .restart()
-            .await
-            .map_err(|e| format!("the server could not be restarted: {e}"))?;
+        server.restart().await.map_err(SlateError::Restart)?;
     }
     Ok(())
+}
+
+/// Why the slate could not be cleaned before a scenario: the suite's
+/// problem, an ERROR, never the server's FAIL.
+#[derive(Debug, thiserror::Error)]
+enum SlateError {
+    #[error("the provider's ledger could not be read: {0}")]
+    Ledger(mock_provider::AdminError),
+    #[error("the provider could not be reset before this scenario: {0}")]
+    Reset(mock_provider::AdminError),
+    #[error("the issuer {issuer} could not be reset: {source}")]
+    IssuerReset {
+        issuer: String,
+        source: mock_provider::AdminError,
+    },
+    #[error("the server's upstream grant could not be seeded: {0}")]
+    Seed(SeedError),
+    #[error("the server could not be restarted: {0}")]
+    Restart(TargetError),
 }
 
 /// One whole run with the embedded provider, as `mcp-auth-conformance run
@@ -261,10 +280,10 @@ async fn judge(
         ));
     } else {
         let outcome = match prepare_scenario(ctx, s, slate).await {
-            Err(message) => Err(StepFailure {
+            Err(e) => Err(StepFailure {
                 step: 0,
                 kind: FailureKind::Harness,
-                message,
+                message: e.to_string(),
                 evidence: Vec::new(),
             }),
             Ok(()) => run_scenario(ctx, &s.steps).await,

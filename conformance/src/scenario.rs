@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::expectation::{ChallengeExpect, Expect, JsonRpcOutcome, StatusSpec};
 pub use crate::provider_link::IssuerRole;
 use crate::spec_version::SpecVersion;
-use crate::steps::LoadContext;
+use crate::steps::{CheckError, LoadContext};
 pub use crate::steps::{
     ConcurrentStep, FaultStep, HttpStep, LeakScanStep, LeakScope, LedgerExpect, LedgerStep,
     MAX_WAIT_MILLIS, McpCall, McpStep, MintStep, OneOrMany, RevokeStep, RotateKeysStep,
@@ -241,14 +241,14 @@ impl Scenario {
             message: e.to_string().trim_end().to_owned(),
         })?;
         s.source = origin.to_owned();
-        s.check().map_err(|message| ScenarioError {
+        s.check().map_err(|problem| ScenarioError {
             file: origin.to_owned(),
-            message,
+            message: problem.to_string(),
         })?;
         Ok(s)
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ScenarioProblem> {
         let valid_id = self.id.split_once('.').is_some_and(|(f, n)| {
             !f.is_empty()
                 && !n.is_empty()
@@ -258,32 +258,47 @@ impl Scenario {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
         });
         if !valid_id {
-            return Err(format!(
-                "id: `{}` must be `family.name` in lowercase letters, digits and _",
-                self.id
-            ));
+            return Err(ScenarioProblem::Id(self.id.clone()));
         }
         if !self.id.starts_with(&format!("{}.", self.family)) {
-            return Err(format!(
-                "family: `{}` must be the prefix of id `{}`",
-                self.family, self.id
-            ));
+            return Err(ScenarioProblem::Family {
+                family: self.family.clone(),
+                id: self.id.clone(),
+            });
         }
         if self.spec.is_empty() {
-            return Err("spec: a scenario must cite at least one rule".into());
+            return Err(ScenarioProblem::NoRule);
         }
         if self.steps.is_empty() {
-            return Err("step: a scenario needs at least one step".into());
+            return Err(ScenarioProblem::NoStep);
         }
         if self.versions.is_empty() {
-            return Err("versions: must name at least one spec version".into());
+            return Err(ScenarioProblem::NoVersion);
         }
         let mut load = LoadContext::default();
-        for (i, step) in self.steps.iter().enumerate() {
-            step.check(&mut load).map_err(|e| format!("step[{i}]{e}"))?;
+        for (index, step) in self.steps.iter().enumerate() {
+            step.check(&mut load)
+                .map_err(|source| ScenarioProblem::Step { index, source })?;
         }
         Ok(())
     }
+}
+
+/// What is wrong with a scenario that parsed, naming the field.
+#[derive(Debug, thiserror::Error)]
+enum ScenarioProblem {
+    #[error("id: `{0}` must be `family.name` in lowercase letters, digits and _")]
+    Id(String),
+    #[error("family: `{family}` must be the prefix of id `{id}`")]
+    Family { family: String, id: String },
+    #[error("spec: a scenario must cite at least one rule")]
+    NoRule,
+    #[error("step: a scenario needs at least one step")]
+    NoStep,
+    #[error("versions: must name at least one spec version")]
+    NoVersion,
+    #[error("step[{index}]{source}")]
+    Step { index: usize, source: CheckError },
 }
 
 /// A scenario file that cannot be used.

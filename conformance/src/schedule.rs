@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use mock_provider::FaultAction;
+
 use crate::scenario::Scenario;
 use crate::steps::{Reach, Step};
 
@@ -126,14 +128,10 @@ fn designed_wait_ms(s: &Scenario) -> u64 {
         .iter()
         .map(|st| match st {
             Step::Wait(w) => w.millis,
-            Step::Fault(f)
-                if f.action.get("kind").and_then(|k| k.as_str()) == Some("refresh_barrier") =>
-            {
-                f.action
-                    .get("timeout_millis")
-                    .and_then(|t| t.as_u64())
-                    .unwrap_or(0)
-            }
+            Step::Fault(f) => match f.action {
+                FaultAction::RefreshBarrier { timeout_millis, .. } => timeout_millis,
+                _ => 0,
+            },
             _ => 0,
         })
         .sum()

@@ -55,13 +55,16 @@ impl fmt::Display for SpecVersion {
 }
 
 impl FromStr for SpecVersion {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownSpecVersion;
+    fn from_str(s: &str) -> Result<Self, UnknownSpecVersion> {
         Self::ALL
             .into_iter()
             .find(|v| v.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown spec version `{s}`: expected 2025-06-18, 2025-11-25 or 2026-07-28")
-            })
+            .ok_or_else(|| UnknownSpecVersion(s.to_owned()))
     }
 }
+
+/// A spec version the suite does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown spec version `{0}`: expected 2025-06-18, 2025-11-25 or 2026-07-28")]
+pub struct UnknownSpecVersion(pub String);

@@ -133,11 +133,56 @@ fn load_error(file: &str, text: &str) -> String {
 }
 
 #[test]
-fn a_fault_rule_the_provider_would_refuse_is_a_load_error_naming_the_step() {
+fn a_fault_endpoint_typo_is_a_load_error_naming_the_field() {
     let stderr = load_error("broken_fault.toml", &scenario("broken_fault", BROKEN_FAULT));
     assert!(stderr.contains("broken_fault.toml"), "{stderr}");
-    assert!(stderr.contains("step[0]: fault rule"), "{stderr}");
-    assert!(stderr.contains("tokne"), "{stderr}");
+    assert!(
+        stderr.contains("endpoint: unknown variant `tokne`"),
+        "{stderr}"
+    );
+}
+
+/// The action is mock-provider's own type: a field the kind does not have,
+/// or a kind that does not exist, is refused at load naming it.
+#[test]
+fn a_fault_action_typo_is_a_load_error_naming_the_field() {
+    for (action, named) in [
+        (
+            "{ kind = \"latency\", milis = 10 }",
+            "unknown field `milis`",
+        ),
+        ("{ kind = \"latncy\", millis = 10 }", "latncy"),
+        ("{ kind = \"http_status\", status = \"503\" }", "status"),
+        ("{ millis = 10 }", "missing field `kind`"),
+    ] {
+        let text = scenario(
+            "action_typo",
+            &BROKEN_FAULT
+                .replace("tokne", "token")
+                .replace("{ kind = \"latency\", millis = 10 }", action),
+        );
+        let stderr = load_error("action_typo.toml", &text);
+        assert!(stderr.contains("action_typo.toml"), "{stderr}");
+        assert!(stderr.contains(named), "{action}: {stderr}");
+        assert!(stderr.contains("action"), "{action}: {stderr}");
+    }
+}
+
+#[test]
+fn a_fault_rule_the_provider_would_refuse_is_a_load_error_naming_the_step() {
+    let text = scenario(
+        "unfireable_fault",
+        &BROKEN_FAULT.replace("tokne", "token").replace(
+            "{ kind = \"latency\", millis = 10 }",
+            "{ kind = \"refresh_barrier\", parties = 1 }",
+        ),
+    );
+    let stderr = load_error("unfireable_fault.toml", &text);
+    assert!(stderr.contains("unfireable_fault.toml"), "{stderr}");
+    assert!(
+        stderr.contains("step[0]: fault rule: refresh_barrier needs at least 2 parties"),
+        "{stderr}"
+    );
 }
 
 #[test]

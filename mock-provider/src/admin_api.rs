@@ -435,12 +435,14 @@ async fn add_faults(
     State(state): State<Arc<ProviderState>>,
     body: Bytes,
 ) -> AdminResult<(StatusCode, Json<FaultsAdded>)> {
-    let value: Value = parse(&body)?;
-    let rules: Vec<FaultRule> = match value {
-        Value::Array(_) => serde_json::from_value(value),
-        other => serde_json::from_value(other).map(|r| vec![r]),
-    }
-    .map_err(|e| bad(format!("invalid fault rule: {e}")))?;
+    let rules = match parse(&body)? {
+        Value::Array(list) => list
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| fault_rule(v, &format!("fault[{i}]")))
+            .collect::<AdminResult<Vec<_>>>()?,
+        one => vec![fault_rule(one, "fault")?],
+    };
     for (i, rule) in rules.iter().enumerate() {
         rule.validate()
             .map_err(|reason| bad(format!("fault[{i}]: {reason}")))?;
@@ -451,6 +453,19 @@ async fn add_faults(
     }
     let ids = rules.into_iter().map(|r| state.faults().add(r)).collect();
     Ok((StatusCode::CREATED, Json(FaultsAdded { ids })))
+}
+
+/// One rule of an add-faults body; a refusal names the field's path.
+fn fault_rule(value: Value, at: &str) -> AdminResult<FaultRule> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            at.to_owned()
+        } else {
+            format!("{at}.{path}")
+        };
+        bad(format!("invalid fault rule: {at}: {}", e.inner()))
+    })
 }
 
 async fn clear_faults(State(state): State<Arc<ProviderState>>) -> StatusCode {

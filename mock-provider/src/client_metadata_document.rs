@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use url::{Host, Url};
 
-use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClient};
+use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClient, Unsupported};
 use crate::redirect_uri;
 use crate::scope::ScopeSet;
 use crate::token_family::RefreshPolicy;
@@ -330,7 +330,11 @@ pub fn parse(client_id: &str, body: &[u8]) -> Result<RegisteredClient, MetadataD
                 .ok_or_else(|| invalid("grant_types must be an array".into()))?;
             let mut out = Vec::new();
             for g in list {
-                let g: GrantType = g.as_str().unwrap_or_default().parse().map_err(invalid)?;
+                let g: GrantType = g
+                    .as_str()
+                    .unwrap_or_default()
+                    .parse()
+                    .map_err(|e: Unsupported| invalid(e.to_string()))?;
                 if g == GrantType::ClientCredentials {
                     return Err(invalid(
                         "client_credentials needs a confidential client".into(),

@@ -57,12 +57,32 @@ impl fmt::Display for AuthMethod {
 }
 
 impl FromStr for AuthMethod {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = Unsupported;
+    fn from_str(s: &str) -> Result<Self, Unsupported> {
         Self::ALL
             .into_iter()
             .find(|m| m.as_str() == s)
-            .ok_or_else(|| format!("unsupported token_endpoint_auth_method `{s}`"))
+            .ok_or_else(|| Unsupported::new("token_endpoint_auth_method", s))
+    }
+}
+
+/// A wire name the provider does not support: an authentication method or
+/// a grant type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported {what} `{value}`")]
+pub struct Unsupported {
+    /// What was named.
+    pub what: &'static str,
+    /// The name given.
+    pub value: String,
+}
+
+impl Unsupported {
+    fn new(what: &'static str, value: &str) -> Self {
+        Self {
+            what,
+            value: value.to_owned(),
+        }
     }
 }
 
@@ -103,12 +123,12 @@ impl fmt::Display for GrantType {
 }
 
 impl FromStr for GrantType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = Unsupported;
+    fn from_str(s: &str) -> Result<Self, Unsupported> {
         Self::ALL
             .into_iter()
             .find(|g| g.as_str() == s)
-            .ok_or_else(|| format!("unsupported grant type `{s}`"))
+            .ok_or_else(|| Unsupported::new("grant type", s))
     }
 }
 

@@ -228,7 +228,7 @@ impl ProviderConfig {
             }
             for (j, user) in issuer.users.iter().enumerate() {
                 if let Err(reason) = check_subject(user) {
-                    problem(format!("{at}.users[{j}]"), reason);
+                    problem(format!("{at}.users[{j}]"), reason.to_string());
                 } else if issuer.users[..j].contains(user) {
                     problem(
                         format!("{at}.users[{j}]"),
@@ -286,7 +286,7 @@ impl ProviderConfig {
             if let Err(reason) = rule.validate() {
                 problems.push(ConfigProblem {
                     field: format!("fault[{i}]"),
-                    reason,
+                    reason: reason.to_string(),
                 });
             }
             if let Some(name) = &rule.issuer
@@ -312,17 +312,31 @@ pub const MAX_SUBJECT_LEN: usize = 256;
 
 /// Whether `subject` is usable as a `sub`: not blank, not too long, no
 /// control characters (it is shown on pages and written to logs).
-pub fn check_subject(subject: &str) -> Result<(), String> {
+pub fn check_subject(subject: &str) -> Result<(), BadSubject> {
     if subject.trim().is_empty() {
-        return Err("must not be empty".into());
+        return Err(BadSubject::Empty);
     }
     if subject.len() > MAX_SUBJECT_LEN {
-        return Err(format!("must be at most {MAX_SUBJECT_LEN} bytes"));
+        return Err(BadSubject::TooLong);
     }
     if subject.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
+        return Err(BadSubject::ControlCharacters);
     }
     Ok(())
+}
+
+/// Why a subject is not usable as a `sub`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadSubject {
+    /// Blank.
+    #[error("must not be empty")]
+    Empty,
+    /// Above [`MAX_SUBJECT_LEN`] bytes.
+    #[error("must be at most {MAX_SUBJECT_LEN} bytes")]
+    TooLong,
+    /// Control characters, which would reach pages and logs.
+    #[error("must not contain control characters")]
+    ControlCharacters,
 }
 
 fn valid_issuer_name(name: &str) -> bool {

@@ -28,7 +28,7 @@ use crate::oauth_error::ErrorCode;
 pub use crate::signing_fault::SigningFault;
 pub use crate::token_override::TokenOverride;
 
-pub use crate::fault_rule::{Endpoint, FaultAction, FaultRule};
+pub use crate::fault_rule::{Endpoint, FaultAction, FaultRule, InvalidFault};
 
 /// What is known about a request when the plan is asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -383,7 +383,12 @@ mod tests {
                 fault: SigningFault::AlgNone,
             },
         );
-        assert!(bad.validate().unwrap_err().contains("endpoint = \"token\""));
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("endpoint = \"token\"")
+        );
         let bad = FaultRule::new(
             Endpoint::Token,
             FaultAction::HttpStatus {
@@ -403,29 +408,30 @@ mod tests {
             endpoint = "token"
             grant_type = "refresh_token"
             times = 3
-            kind = "oauth_error"
-            error = "invalid_grant"
+            action = { kind = "oauth_error", error = "invalid_grant" }
             "#,
         )
         .unwrap();
         assert_eq!(toml_rule.times, Some(3));
         let json_rule: FaultRule = serde_json::from_str(
-            r#"{"endpoint":"token","kind":"token_override","aud":"https://other","no_refresh_token":true}"#,
+            r#"{"endpoint":"token","action":{"kind":"token_override","aud":"https://other","no_refresh_token":true}}"#,
         )
         .unwrap();
         assert!(
             matches!(json_rule.action, FaultAction::TokenOverride(ref o) if o.no_refresh_token)
         );
-        let err = serde_json::from_str::<FaultRule>(r#"{"endpoint":"token","kind":"explode"}"#)
-            .unwrap_err();
+        let err = serde_json::from_str::<FaultRule>(
+            r#"{"endpoint":"token","action":{"kind":"explode"}}"#,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("explode"), "{err}");
         let err = serde_json::from_str::<FaultRule>(
-            r#"{"endpoint":"token","kind":"empty_body","tmes":2}"#,
+            r#"{"endpoint":"token","action":{"kind":"empty_body"},"tmes":2}"#,
         )
         .unwrap_err();
         assert!(err.to_string().contains("tmes"), "{err}");
         let err = serde_json::from_str::<FaultRule>(
-            r#"{"endpoint":"token","kind":"oauth_error","error":"bad_code"}"#,
+            r#"{"endpoint":"token","action":{"kind":"oauth_error","error":"bad_code"}}"#,
         )
         .unwrap_err();
         assert!(err.to_string().contains("bad_code"), "{err}");

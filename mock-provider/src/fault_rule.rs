@@ -1,9 +1,18 @@
 //! A fault rule ([`FaultRule`]): a matcher (endpoint, issuer, grant type,
 //! client, how many times or how likely) and an action ([`FaultAction`]:
 //! an OAuth error, a status, a mangled body, latency, the refresh barrier,
-//! a token override, a signing fault). One shape for the config file, the
-//! admin API and Rust; a typo in it is refused naming the field. The plan
-//! that evaluates rules is [`crate::fault_plan`].
+//! a token override, a signing fault), nested under `action` with `kind`
+//! naming it. One shape for the config file, the admin API, the
+//! conformance suite's `fault` step and Rust; a typo in it is refused
+//! naming the field. The plan that evaluates rules is
+//! [`crate::fault_plan`].
+//!
+//! ```toml
+//! endpoint = "token"
+//! grant_type = "refresh_token"
+//! times = 1
+//! action = { kind = "oauth_error", error = "invalid_grant" }
+//! ```
 
 use std::fmt;
 
@@ -64,7 +73,10 @@ impl fmt::Display for Endpoint {
 // every `FaultAction::TokenOverride(TokenOverride { .. })` in users' tests
 // wordier for no measurable gain.
 #[allow(clippy::large_enum_variant)]
+// `remote = "Self"` makes the derives inherent functions, so the trait
+// impls below can check what serde lets through (see `strict_action`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FaultAction {
     /// An OAuth error response.
@@ -141,27 +153,25 @@ impl FaultAction {
     }
 
     /// Checks values a rule cannot work with.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidFault> {
         match self {
             Self::OauthError {
                 status: Some(s), ..
-            } if !(400..=599).contains(s) => {
-                Err(format!("status {s} is not an error status (400-599)"))
-            }
+            } if !(400..=599).contains(s) => Err(InvalidFault::NotAnErrorStatus(*s)),
             Self::HttpStatus { status, .. } if !(400..=599).contains(status) => {
-                Err(format!("http_status must be 400-599, got {status}"))
+                Err(InvalidFault::HttpStatusRange(*status))
             }
             Self::Latency {
                 millis,
                 jitter_millis,
             } if millis.saturating_add(*jitter_millis) > 60_000 => {
-                Err("latency above 60 s would outlast any client timeout".into())
+                Err(InvalidFault::LatencyTooLong)
             }
             Self::RefreshBarrier { parties, .. } if *parties < 2 => {
-                Err("refresh_barrier needs at least 2 parties".into())
+                Err(InvalidFault::BarrierTooFewParties)
             }
             Self::RefreshBarrier { timeout_millis, .. } if *timeout_millis > 60_000 => {
-                Err("refresh_barrier timeout above 60 s".into())
+                Err(InvalidFault::BarrierTimeoutTooLong)
             }
             _ => Ok(()),
         }
@@ -192,58 +202,62 @@ impl FaultAction {
     }
 }
 
-/// A rule of the plan: a matcher and an action. On the wire (TOML, JSON)
-/// the action's fields sit beside the matcher's, with `kind` naming it:
-/// `{"endpoint": "token", "times": 2, "kind": "http_status", "status": 503}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FaultRule {
-    /// Assigned when added; ignored on input.
-    pub id: u64,
-    /// Where it applies.
-    pub endpoint: Endpoint,
-    /// Only for this issuer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub issuer: Option<String>,
-    /// Only for this grant type (token endpoint).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub grant_type: Option<GrantType>,
-    /// Only for this client.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// Fire for the next N matching requests (absent: every one).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub times: Option<u64>,
-    /// Fire with this probability instead (0.0-1.0), drawn from `seed`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub probability: Option<f64>,
-    /// Seed of the rule's random draws (probability and jitter).
-    pub seed: u64,
-    /// What it does.
-    #[serde(flatten)]
-    pub action: FaultAction,
+impl Serialize for FaultAction {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        FaultAction::serialize(self, s)
+    }
 }
 
-/// The matcher half of a rule, for deserializing with unknown fields
-/// refused (serde cannot refuse them through `flatten`).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleMatcher {
-    #[serde(default)]
-    id: u64,
-    endpoint: Endpoint,
-    #[serde(default)]
-    issuer: Option<String>,
-    #[serde(default)]
-    grant_type: Option<GrantType>,
-    #[serde(default)]
-    client_id: Option<String>,
-    #[serde(default)]
-    times: Option<u64>,
-    #[serde(default)]
-    probability: Option<f64>,
-    #[serde(default)]
-    seed: u64,
+impl<'de> Deserialize<'de> for FaultAction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let Value::Object(fields) = Value::deserialize(d)? else {
+            return Err(D::Error::custom(
+                "an action must be a table/object with a `kind`",
+            ));
+        };
+        strict_action(fields).map_err(D::Error::custom)
+    }
 }
+
+/// The action in `fields`, refusing what an internally tagged enum lets
+/// through: a missing `kind` gets the list of kinds, a field the kind does
+/// not have is named, and so is a field of the wrong type.
+fn strict_action(fields: Map<String, Value>) -> Result<FaultAction, String> {
+    if !fields.contains_key("kind") {
+        return Err(format!(
+            "missing field `kind` ({})",
+            ACTION_KINDS.join(", ")
+        ));
+    }
+    let action = FaultAction::deserialize(Value::Object(fields.clone()))
+        .map_err(|e| name_the_field(&fields, &e.to_string()))?;
+    // Every field of an action serializes, so anything the round trip
+    // lacks is a field this kind does not have.
+    if let Ok(Value::Object(known)) = serde_json::to_value(&action)
+        && let Some(unknown) = fields.keys().find(|k| !known.contains_key(*k))
+    {
+        return Err(format!(
+            "unknown field `{unknown}` for kind `{}`",
+            action.name()
+        ));
+    }
+    Ok(action)
+}
+
+/// The action kinds, for the message of a rule without one.
+const ACTION_KINDS: &[&str] = &[
+    "oauth_error",
+    "http_status",
+    "too_many_requests",
+    "malformed_json",
+    "empty_body",
+    "wrong_content_type",
+    "latency",
+    "refresh_barrier",
+    "token_override",
+    "signing",
+];
 
 /// Serde cannot say which field of an internally tagged enum had the
 /// wrong type; its message quotes the value, so the field is found by it.
@@ -267,66 +281,37 @@ fn name_the_field(fields: &Map<String, Value>, message: &str) -> String {
     }
 }
 
-const MATCHER_FIELDS: &[&str] = &[
-    "id",
-    "endpoint",
-    "issuer",
-    "grant_type",
-    "client_id",
-    "times",
-    "probability",
-    "seed",
-];
-
-impl<'de> Deserialize<'de> for FaultRule {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error as _;
-        let Value::Object(all) = Value::deserialize(d)? else {
-            return Err(D::Error::custom("a fault rule must be a table/object"));
-        };
-        let (matcher, action): (Map<String, Value>, Map<String, Value>) = all
-            .into_iter()
-            .partition(|(k, _)| MATCHER_FIELDS.contains(&k.as_str()));
-        if !action.contains_key("kind") {
-            return Err(D::Error::custom(
-                "missing field `kind` (oauth_error, http_status, too_many_requests, malformed_json, empty_body, wrong_content_type, latency, refresh_barrier, token_override, signing)",
-            ));
-        }
-        let with_path = |e: serde_path_to_error::Error<serde_json::Error>| {
-            let path = e.path().to_string();
-            if path == "." {
-                D::Error::custom(e.into_inner())
-            } else {
-                D::Error::custom(format!("{path}: {}", e.into_inner()))
-            }
-        };
-        let m: RuleMatcher =
-            serde_path_to_error::deserialize(Value::Object(matcher)).map_err(with_path)?;
-        let parsed: FaultAction = serde_json::from_value(Value::Object(action.clone()))
-            .map_err(|e| D::Error::custom(name_the_field(&action, &e.to_string())))?;
-        // Internally tagged enums let unknown keys through; every field of
-        // an action serializes, so anything the round trip lacks is unknown.
-        if let Ok(Value::Object(known)) = serde_json::to_value(&parsed)
-            && let Some(unknown) = action.keys().find(|k| !known.contains_key(*k))
-        {
-            return Err(D::Error::custom(format!(
-                "unknown field `{unknown}` for kind `{}`",
-                parsed.name()
-            )));
-        }
-        let action = parsed;
-        Ok(FaultRule {
-            id: m.id,
-            endpoint: m.endpoint,
-            issuer: m.issuer,
-            grant_type: m.grant_type,
-            client_id: m.client_id,
-            times: m.times,
-            probability: m.probability,
-            seed: m.seed,
-            action,
-        })
-    }
+/// A rule of the plan: a matcher and an action, the same shape in TOML,
+/// JSON and the conformance suite's `fault` step:
+/// `{"endpoint": "token", "times": 2, "action": {"kind": "http_status", "status": 503}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRule {
+    /// Assigned when added; ignored on input.
+    #[serde(default)]
+    pub id: u64,
+    /// Where it applies.
+    pub endpoint: Endpoint,
+    /// Only for this issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Only for this grant type (token endpoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_type: Option<GrantType>,
+    /// Only for this client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Fire for the next N matching requests (absent: every one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u64>,
+    /// Fire with this probability instead (0.0-1.0), drawn from `seed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    /// Seed of the rule's random draws (probability and jitter).
+    #[serde(default)]
+    pub seed: u64,
+    /// What it does.
+    pub action: FaultAction,
 }
 
 impl FaultRule {
@@ -373,37 +358,34 @@ impl FaultRule {
     }
 
     /// Checks that the rule can fire as written.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), InvalidFault> {
         self.action.validate()?;
         if let Some(p) = self.probability
             && !(0.0..=1.0).contains(&p)
         {
-            return Err(format!("probability must be between 0 and 1, got {p}"));
+            return Err(InvalidFault::ProbabilityRange(p));
         }
         if self.times == Some(0) {
-            return Err("times must be at least 1 (leave it out to fire on every request)".into());
+            return Err(InvalidFault::ZeroTimes);
         }
         if self.action.needs_token_endpoint() && self.endpoint != Endpoint::Token {
-            return Err(format!(
-                "{} only applies to endpoint = \"token\", not \"{}\"",
-                self.action.name(),
-                self.endpoint
-            ));
+            return Err(InvalidFault::NeedsTokenEndpoint {
+                kind: self.action.name(),
+                endpoint: self.endpoint,
+            });
         }
         if matches!(self.action, FaultAction::RefreshBarrier { .. })
             && self
                 .grant_type
                 .is_some_and(|g| g != GrantType::RefreshToken)
         {
-            return Err("refresh_barrier only holds refresh_token requests".into());
+            return Err(InvalidFault::BarrierNotRefresh);
         }
         if let FaultAction::HttpStatus { status, .. } = self.action
             && status < 500
             && self.endpoint != Endpoint::Upstream
         {
-            return Err(format!(
-                "http_status {status} is for the upstream endpoint; OAuth endpoints answer 4xx with oauth_error or too_many_requests"
-            ));
+            return Err(InvalidFault::ClientErrorStatus(status));
         }
         if self.endpoint == Endpoint::Authorize
             && matches!(
@@ -411,14 +393,59 @@ impl FaultRule {
                 FaultAction::MalformedJson | FaultAction::EmptyBody | FaultAction::WrongContentType
             )
         {
-            return Err(format!(
-                "{} does not apply to authorize, which answers with redirects",
-                self.action.name()
-            ));
+            return Err(InvalidFault::BodyFaultAtAuthorize(self.action.name()));
         }
         if self.grant_type.is_some() && self.endpoint != Endpoint::Token {
-            return Err("grant_type only narrows rules at the token endpoint".into());
+            return Err(InvalidFault::GrantTypeOffToken);
         }
         Ok(())
     }
+}
+
+/// Why a rule that parsed cannot fire as written.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InvalidFault {
+    /// `oauth_error` with a status outside 400-599.
+    #[error("status {0} is not an error status (400-599)")]
+    NotAnErrorStatus(u16),
+    /// `http_status` outside 400-599.
+    #[error("http_status must be 400-599, got {0}")]
+    HttpStatusRange(u16),
+    /// `http_status` 4xx away from the upstream API.
+    #[error(
+        "http_status {0} is for the upstream endpoint; OAuth endpoints answer 4xx with oauth_error or too_many_requests"
+    )]
+    ClientErrorStatus(u16),
+    /// `latency` above a minute.
+    #[error("latency above 60 s would outlast any client timeout")]
+    LatencyTooLong,
+    /// A barrier of one.
+    #[error("refresh_barrier needs at least 2 parties")]
+    BarrierTooFewParties,
+    /// A barrier held above a minute.
+    #[error("refresh_barrier timeout above 60 s")]
+    BarrierTimeoutTooLong,
+    /// A barrier narrowed to another grant.
+    #[error("refresh_barrier only holds refresh_token requests")]
+    BarrierNotRefresh,
+    /// `probability` outside 0-1.
+    #[error("probability must be between 0 and 1, got {0}")]
+    ProbabilityRange(f64),
+    /// `times = 0`.
+    #[error("times must be at least 1 (leave it out to fire on every request)")]
+    ZeroTimes,
+    /// A token-shaping action away from the token endpoint.
+    #[error("{kind} only applies to endpoint = \"token\", not \"{endpoint}\"")]
+    NeedsTokenEndpoint {
+        /// The action's kind.
+        kind: &'static str,
+        /// Where the rule was put.
+        endpoint: Endpoint,
+    },
+    /// A mangled body at authorize, which answers with redirects.
+    #[error("{0} does not apply to authorize, which answers with redirects")]
+    BodyFaultAtAuthorize(&'static str),
+    /// `grant_type` away from the token endpoint.
+    #[error("grant_type only narrows rules at the token endpoint")]
+    GrantTypeOffToken,
 }

@@ -281,7 +281,7 @@ impl IssuerConfig {
     }
 
     /// Loads or generates the signing key; a failure names `key_file`.
-    pub fn signing_key(&self, base_dir: Option<&Path>) -> Result<SigningKey, String> {
+    pub fn signing_key(&self, base_dir: Option<&Path>) -> Result<SigningKey, KeyFileError> {
         match &self.key_file {
             Some(path) => {
                 let path = match base_dir {
@@ -289,11 +289,11 @@ impl IssuerConfig {
                     _ => path.clone(),
                 };
                 SigningKey::from_pem_file(self.signing_algorithm, &path).map_err(|e| match e {
-                    KeyError::Read { .. } => e.to_string(),
-                    _ => format!("{}: {e}", path.display()),
+                    KeyError::Read { .. } => KeyFileError::Key(e),
+                    _ => KeyFileError::Unusable { path, source: e },
                 })
             }
-            None => SigningKey::generate(self.signing_algorithm).map_err(|e| e.to_string()),
+            None => SigningKey::generate(self.signing_algorithm).map_err(KeyFileError::Key),
         }
     }
 }
@@ -479,4 +479,20 @@ impl ClientConfig {
             origin: ClientOrigin::Configured,
         }
     }
+}
+
+/// Why an issuer's signing key could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    /// Unreadable (the error names the file), or not generated.
+    #[error(transparent)]
+    Key(KeyError),
+    /// Read but not a usable key.
+    #[error("{}: {source}", path.display())]
+    Unusable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: KeyError,
+    },
 }

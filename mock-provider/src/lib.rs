@@ -72,7 +72,7 @@ pub use config::{
     AdminConfig, ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig,
 };
 pub use consent_mode::Consent;
-pub use fault_plan::{Endpoint, FaultAction, FaultPlan, FaultRule};
+pub use fault_plan::{Endpoint, FaultAction, FaultPlan, FaultRule, InvalidFault};
 pub use issuer::Issuer;
 pub use oauth_error::{ErrorCode, OAuthError};
 pub use request_params::RequestParams;

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClient};
+use crate::client_registry::{AuthMethod, ClientOrigin, GrantType, RegisteredClient, Unsupported};
 use crate::exchange::{Exchange, no_store};
 use crate::fault_plan::Endpoint;
 use crate::issuer::now;
@@ -122,7 +122,9 @@ async fn register(ex: &mut Exchange, headers: &HeaderMap, body: Body) -> Result<
     }
     let method: AuthMethod = match obj.get("token_endpoint_auth_method") {
         None | Some(Value::Null) => AuthMethod::ClientSecretBasic, // RFC 7591 2 default
-        Some(Value::String(s)) => s.parse().map_err(metadata_error)?,
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|e: Unsupported| metadata_error(e.to_string()))?,
         Some(_) => {
             return Err(metadata_error(
                 "`token_endpoint_auth_method` must be a string",
@@ -132,7 +134,10 @@ async fn register(ex: &mut Exchange, headers: &HeaderMap, body: Body) -> Result<
     let grant_types: Vec<GrantType> = string_list(&obj, "grant_types")?
         .unwrap_or_else(|| vec!["authorization_code".to_owned()])
         .iter()
-        .map(|g| g.parse::<GrantType>().map_err(metadata_error))
+        .map(|g| {
+            g.parse::<GrantType>()
+                .map_err(|e| metadata_error(e.to_string()))
+        })
         .collect::<Result<_, _>>()?;
     if grant_types.is_empty() {
         return Err(metadata_error("`grant_types` must not be empty"));

@@ -258,7 +258,7 @@ impl MockProviderBuilder {
                     Ok(Err(reason)) => {
                         problems.push(ConfigProblem {
                             field: format!("issuer[{idx}].key_file"),
-                            reason,
+                            reason: reason.to_string(),
                         });
                         continue;
                     }

@@ -319,6 +319,7 @@ pub fn render(provider: &ProviderState) -> String {
         .rules()
         .iter()
         .map(|r| {
+            // The kind has its own column.
             let detail = serde_json::to_value(&r.action)
                 .ok()
                 .map(|v| match v {

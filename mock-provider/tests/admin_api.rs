@@ -1145,25 +1145,36 @@ async fn faults_are_added_listed_removed_and_cleared() {
     let base = provider.base_url();
     for (body, words) in [
         (
-            r#"{"endpoint":"token","kind":"http_status","status":404}"#,
+            r#"{"endpoint":"token","action":{"kind":"http_status","status":404}}"#,
             &["http_status", "404"][..],
         ),
         (
-            r#"{"endpoint":"upstream","kind":"http_status","status":200}"#,
+            r#"{"endpoint":"upstream","action":{"kind":"http_status","status":200}}"#,
             &["200"][..],
         ),
-        (r#"{"endpoint":"nope","kind":"empty_body"}"#, &["nope"][..]),
-        (r#"{"endpoint":"token"}"#, &["kind"][..]),
         (
-            r#"{"endpoint":"token","kind":"empty_body","issuer":"ghost"}"#,
+            r#"{"endpoint":"nope","action":{"kind":"empty_body"}}"#,
+            &["fault.endpoint", "nope"][..],
+        ),
+        (r#"{"endpoint":"token"}"#, &["action"][..]),
+        (
+            r#"{"endpoint":"token","action":{}}"#,
+            &["fault.action", "kind", "oauth_error"][..],
+        ),
+        (
+            r#"{"endpoint":"token","action":{"kind":"http_status","status":"503"}}"#,
+            &["fault.action", "status"][..],
+        ),
+        (
+            r#"{"endpoint":"token","action":{"kind":"empty_body"},"issuer":"ghost"}"#,
             &["fault[0].issuer", "ghost"][..],
         ),
         (
-            r#"{"endpoint":"jwks","kind":"signing","fault":"alg_none"}"#,
+            r#"{"endpoint":"jwks","action":{"kind":"signing","fault":"alg_none"}}"#,
             &["token"][..],
         ),
         (
-            r#"[{"endpoint":"jwks","kind":"empty_body"},{"endpoint":"token","kind":"empty_body","times":0}]"#,
+            r#"[{"endpoint":"jwks","action":{"kind":"empty_body"}},{"endpoint":"token","action":{"kind":"empty_body"},"times":0}]"#,
             &["fault[1]", "times"][..],
         ),
     ] {
@@ -1747,13 +1758,13 @@ async fn bad_admin_requests_are_refused_and_change_nothing() {
         (
             Method::POST,
             "faults",
-            r#"{"endpoint": "token", "kind": "empty_body", "bogus": 1}"#,
+            r#"{"endpoint": "token", "action": {"kind": "empty_body"}, "bogus": 1}"#,
             &["bogus"][..],
         ),
         (
             Method::POST,
             "faults",
-            r#"{"endpoint": "token", "kind": "http_status", "status": 503, "retry": 1}"#,
+            r#"{"endpoint": "token", "action": {"kind": "http_status", "status": 503, "retry": 1}}"#,
             &["retry"][..],
         ),
         // Missing required fields.
@@ -1847,12 +1858,12 @@ async fn wrong_types_are_refused_naming_the_field() {
         ),
         (
             "faults",
-            r#"{"endpoint": "token", "kind": "http_status", "status": "503"}"#,
+            r#"{"endpoint": "token", "action": {"kind": "http_status", "status": "503"}}"#,
             "status",
         ),
         (
             "faults",
-            r#"{"endpoint": "token", "kind": "empty_body", "times": "2"}"#,
+            r#"{"endpoint": "token", "action": {"kind": "empty_body"}, "times": "2"}"#,
             "times",
         ),
     ] {

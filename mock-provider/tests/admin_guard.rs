@@ -17,7 +17,7 @@ fn attacks() -> Vec<(&'static str, Value)> {
     vec![
         (
             "faults",
-            json!({"endpoint": "token", "kind": "oauth_error", "error": "invalid_grant"}),
+            json!({"endpoint": "token", "action": {"kind": "oauth_error", "error": "invalid_grant"}}),
         ),
         (
             "issuers/default/clients",

@@ -1648,15 +1648,12 @@ grant_types = ["client_credentials"]
 [[fault]]
 endpoint = "jwks"
 times = 1
-kind = "http_status"
-status = 503
-retry_after_secs = 2
+action = { kind = "http_status", status = 503, retry_after_secs = 2 }
 
 [[fault]]
 endpoint = "token"
 client_id = "app"
-kind = "token_override"
-aud = "https://config.example/api"
+action = { kind = "token_override", aud = "https://config.example/api" }
 "#;
 
 /// `[[fault]]` rules in the config file are in force from the start (and
@@ -1715,19 +1712,19 @@ fn bad_config_faults_are_refused_naming_the_rule() {
     let base = "[[issuer]]\nname = \"default\"\n";
     for (rule, reason) in [
         (
-            "endpoint = \"token\"\nkind = \"http_status\"\nstatus = 404",
+            "endpoint = \"token\"\naction = { kind = \"http_status\", status = 404 }",
             "is for the upstream endpoint",
         ),
         (
-            "endpoint = \"jwks\"\nkind = \"signing\"\nfault = \"alg_none\"",
+            "endpoint = \"jwks\"\naction = { kind = \"signing\", fault = \"alg_none\" }",
             "only applies to endpoint = \"token\"",
         ),
         (
-            "endpoint = \"token\"\nkind = \"empty_body\"\nprobability = 1.5",
+            "endpoint = \"token\"\nprobability = 1.5\naction = { kind = \"empty_body\" }",
             "probability",
         ),
         (
-            "endpoint = \"token\"\nkind = \"refresh_barrier\"\nparties = 1",
+            "endpoint = \"token\"\naction = { kind = \"refresh_barrier\", parties = 1 }",
             "at least 2 parties",
         ),
     ] {
@@ -1740,7 +1737,7 @@ fn bad_config_faults_are_refused_naming_the_rule() {
         assert!(err.contains(reason), "{err}");
     }
     let err = ProviderConfig::from_toml_str(&format!(
-        "{base}\n[[fault]]\nendpoint = \"token\"\nissuer = \"nowhere\"\nkind = \"empty_body\"\n"
+        "{base}\n[[fault]]\nendpoint = \"token\"\nissuer = \"nowhere\"\naction = {{ kind = \"empty_body\" }}\n"
     ))
     .unwrap_err()
     .to_string();
@@ -1749,10 +1746,17 @@ fn bad_config_faults_are_refused_naming_the_rule() {
     // Unknown fields and kinds are parse errors naming them.
     for (rule, named) in [
         (
-            "endpoint = \"token\"\nkind = \"empty_body\"\ntmes = 2",
+            "endpoint = \"token\"\ntmes = 2\naction = { kind = \"empty_body\" }",
             "tmes",
         ),
-        ("endpoint = \"token\"\nkind = \"explode\"", "explode"),
+        (
+            "endpoint = \"token\"\naction = { kind = \"explode\" }",
+            "explode",
+        ),
+        (
+            "endpoint = \"token\"\naction = { kind = \"http_status\", status = 503, retry = 1 }",
+            "retry",
+        ),
     ] {
         let err = ProviderConfig::from_toml_str(&format!("{base}\n[[fault]]\n{rule}\n"))
             .unwrap_err()
@@ -1814,12 +1818,15 @@ async fn bad_rules_via_admin_are_refused_and_change_nothing() {
 
     // Rules the typed client cannot even express.
     for (body, named) in [
-        (json!({"endpoint": "token", "kind": "explode"}), "explode"),
         (
-            json!({"endpoint": "token", "kind": "empty_body", "tmes": 2}),
+            json!({"endpoint": "token", "action": {"kind": "explode"}}),
+            "explode",
+        ),
+        (
+            json!({"endpoint": "token", "action": {"kind": "empty_body"}, "tmes": 2}),
             "tmes",
         ),
-        (json!({"endpoint": "token", "times": 1}), "kind"),
+        (json!({"endpoint": "token", "times": 1}), "action"),
     ] {
         let a = support::post_raw(
             &f.http,

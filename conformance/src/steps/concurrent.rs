@@ -111,11 +111,14 @@ impl ConcurrentStep {
             expectation::check(&self.expect, a, vars, client.http())
                 .await
                 .map_err(|e| {
-                    if names.len() > 1 {
-                        format!("call {} of {} (token `{token}`): {e}", i + 1, self.count)
+                    // The unmet expectation keeps whose problem it is.
+                    let mut e = StepError::from(e);
+                    e.message = if names.len() > 1 {
+                        format!("call {} of {} (token `{token}`): {}", i + 1, self.count, e.message)
                     } else {
-                        format!("call {} of {}: {e}", i + 1, self.count)
-                    }
+                        format!("call {} of {}: {}", i + 1, self.count, e.message)
+                    };
+                    e
                 })?;
         }
         Ok(())

@@ -1,9 +1,11 @@
 //! `kind = "fault"`: a fault rule at the suite's provider for the rest of
 //! the scenario (the provider is reset before the next one): errors, 5xx,
 //! latency, the refresh barrier, token overrides. At the `upstream` issuer
-//! the rule matches the server's own upstream client. The rule is built
-//! and checked when the scenario loads, so a typo in it is a load error
-//! naming the file, never a FAIL charged to the server.
+//! the rule matches the server's own upstream client. The step is
+//! mock-provider's fault rule (the same `endpoint`, `grant_type`, `times`
+//! and `action` as its config file and admin API), with the issuer named by
+//! role; a typo in it, or a rule that cannot fire, is a load error naming
+//! the file and field, never a FAIL charged to the server.
 //!
 //! ```toml
 //! [[step]]
@@ -11,11 +13,11 @@
 //! issuer = "upstream"
 //! endpoint = "token"
 //! grant_type = "refresh_token"
-//! action = { kind = "refresh_barrier", parties = 5, timeout_ms = 1500 }
+//! action = { kind = "refresh_barrier", parties = 5, timeout_millis = 1500 }
 //! ```
 
+use mock_provider::{Endpoint, FaultAction, FaultRule, GrantType};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use super::{CheckError, LoadContext, ScenarioRun, StepError};
 use crate::provider_link::IssuerRole;
@@ -29,16 +31,16 @@ pub struct FaultStep {
     /// calls, `trusted` for its own authorization server).
     pub issuer: IssuerRole,
     /// `token`, `upstream`, `jwks`... (mock-provider's fault endpoints).
-    pub endpoint: String,
+    pub endpoint: Endpoint,
     /// Only for this grant type.
     #[serde(default)]
-    pub grant_type: Option<String>,
+    pub grant_type: Option<GrantType>,
     /// Fire for the next N matching requests (absent: all).
     #[serde(default)]
     pub times: Option<u64>,
     /// The action: `{ kind = "refresh_barrier", parties = 5 }` and the other
     /// fault kinds of mock-provider.
-    pub action: Map<String, Value>,
+    pub action: FaultAction,
 }
 
 impl FaultStep {
@@ -46,29 +48,19 @@ impl FaultStep {
     /// `issuer` (the role's issuer in the step's lane); at the upstream
     /// issuer it matches the server's own upstream client,
     /// `upstream_client`.
-    pub fn rule(
-        &self,
-        issuer: &str,
-        upstream_client: &str,
-    ) -> Result<mock_provider::FaultRule, serde_json::Error> {
-        let mut rule = self.action.clone();
-        rule.insert("endpoint".into(), serde_json::json!(self.endpoint));
-        rule.insert("issuer".into(), serde_json::json!(issuer));
-        if let Some(g) = &self.grant_type {
-            rule.insert("grant_type".into(), serde_json::json!(g));
-        }
-        if let Some(t) = self.times {
-            rule.insert("times".into(), serde_json::json!(t));
-        }
+    pub fn rule(&self, issuer: &str, upstream_client: &str) -> FaultRule {
+        let mut rule = FaultRule::new(self.endpoint, self.action.clone()).issuer(issuer);
+        rule.grant_type = self.grant_type;
+        rule.times = self.times;
         if self.issuer == IssuerRole::Upstream {
-            rule.insert("client_id".into(), serde_json::json!(upstream_client));
+            rule = rule.client(upstream_client);
         }
-        serde_json::from_value(Value::Object(rule))
+        rule
     }
 
     pub(super) fn check(&self, _: &mut LoadContext) -> Result<(), CheckError> {
         self.rule(self.issuer.name(), "mcp-server-upstream")
-            .map(|_| ())
+            .validate()
             .map_err(|e| CheckError::step(format!("fault rule: {e}")))
     }
 
@@ -77,9 +69,7 @@ impl FaultStep {
             IssuerRole::Upstream => run.upstream_client()?,
             _ => String::new(),
         };
-        let rule = self
-            .rule(run.ctx.issuer_name(self.issuer), &client)
-            .map_err(|e| harness!("fault rule: {e}"))?;
+        let rule = self.rule(run.ctx.issuer_name(self.issuer), &client);
         run.ctx
             .provider
             .admin()

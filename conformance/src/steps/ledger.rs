@@ -207,7 +207,7 @@ async fn upstream_ledger(
             .unwrap_or_default()
             .to_owned();
         if entries.is_empty() {
-            return Err(StepError::from(
+            return Err(StepError::server(
                 "the server never called the upstream API".to_owned(),
             ));
         }

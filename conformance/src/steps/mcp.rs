@@ -178,7 +178,7 @@ impl McpStep {
                         run.sessions.insert(name.clone(), s);
                     }
                     None if (200..300).contains(&answer.status()) => {
-                        return Err(StepError::from(
+                        return Err(StepError::server(
                             "the server answered initialize without an Mcp-Session-Id header"
                                 .to_owned(),
                         ));

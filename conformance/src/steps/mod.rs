@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::evidence::RawExchange;
 use crate::expectation::{Expect, StatusSpec};
@@ -24,10 +24,10 @@ use crate::provider_link::IssuerRole;
 use crate::run_context::RunContext;
 use crate::template::Vars;
 
-/// A server failure: `StepError::from(format!(..))`.
+/// A server failure: `StepError::server(format!(..))`.
 macro_rules! server {
     ($($arg:tt)*) => {
-        $crate::steps::StepError::from(format!($($arg)*))
+        $crate::steps::StepError::server(format!($($arg)*))
     };
 }
 
@@ -55,10 +55,56 @@ macro_rules! step_kinds {
         $( mod $module; pub use $module::$ty; )+
 
         /// A step: `kind` picks the module.
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Serialize)]
         #[serde(tag = "kind", rename_all = "snake_case")]
         pub enum Step {
             $( $(#[$doc])* $variant($ty), )+
+        }
+
+        /// The kinds, as scenarios name them (each module is named after
+        /// its kind).
+        pub const STEP_KINDS: &[&str] = &[$( stringify!($module), )+];
+
+        // By hand rather than derived: serde's tagged enums buffer the
+        // fields and lose their names, so `endpoint = "tokne"` would be
+        // refused without saying which field. Here the kind picks the
+        // struct and its fields are read with their path.
+        impl<'de> Deserialize<'de> for Step {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                use serde::de::Error as _;
+                let mut fields = Map::<String, serde_json::Value>::deserialize(d)?;
+                let kind = match fields.remove("kind") {
+                    Some(serde_json::Value::String(k)) => k,
+                    Some(other) => {
+                        return Err(D::Error::custom(format!("kind: `{other}` is not a step kind")));
+                    }
+                    None => {
+                        return Err(D::Error::custom(format!(
+                            "missing field `kind` (one of {})",
+                            STEP_KINDS.join(", ")
+                        )));
+                    }
+                };
+                let fields = serde_json::Value::Object(fields);
+                let named = |e: serde_path_to_error::Error<serde_json::Error>| {
+                    let path = e.path().to_string();
+                    // An unknown field's message names it already.
+                    if path == "." || e.inner().to_string().starts_with("unknown field") {
+                        D::Error::custom(e.into_inner())
+                    } else {
+                        D::Error::custom(format!("{path}: {}", e.into_inner()))
+                    }
+                };
+                match kind.as_str() {
+                    $( stringify!($module) => serde_path_to_error::deserialize(fields)
+                        .map(Self::$variant)
+                        .map_err(named), )+
+                    other => Err(D::Error::custom(format!(
+                        "unknown step kind `{other}`, expected one of {}",
+                        STEP_KINDS.join(", ")
+                    ))),
+                }
+            }
         }
 
         impl Step {

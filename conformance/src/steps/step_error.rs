@@ -30,6 +30,15 @@ pub struct StepError {
 }
 
 impl StepError {
+    /// What the server did wrong, in words: a FAIL. Said explicitly (there
+    /// is no `From<String>`), so a stray `?` can never charge the server.
+    pub fn server(message: impl Into<String>) -> Self {
+        Self {
+            kind: FailureKind::Server,
+            message: message.into(),
+        }
+    }
+
     /// The suite's own problem.
     pub fn harness(message: impl Into<String>) -> Self {
         Self {
@@ -50,16 +59,6 @@ impl From<crate::expectation::Unmet> for StepError {
                 message,
             },
             Unmet::Scenario(_) => Self::harness(unmet.to_string()),
-        }
-    }
-}
-
-/// What the server did wrong, in words.
-impl From<String> for StepError {
-    fn from(message: String) -> Self {
-        Self {
-            kind: FailureKind::Server,
-            message,
         }
     }
 }

@@ -42,13 +42,15 @@ impl TokenStoreStep {
             .token_store
             .clone()
             .ok_or_else(|| harness!("needs `[upstream] token_store = true`"))?;
-        let mode = |p: &std::path::Path| -> Result<u32, String> {
+        // An unreadable file or folder inside the server's own store is the
+        // server's failure.
+        let mode = |p: &std::path::Path| -> Result<u32, StepError> {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::metadata(p)
                     .map(|m| m.permissions().mode() & 0o777)
-                    .map_err(|e| format!("{}: {e}", p.display()))
+                    .map_err(|e| server!("{}: {e}", p.display()))
             }
             #[cfg(not(unix))]
             {
@@ -74,7 +76,7 @@ impl TokenStoreStep {
                 ));
             }
             for e in std::fs::read_dir(&d)
-                .map_err(|e| format!("{}: {e}", d.display()))?
+                .map_err(|e| server!("{}: {e}", d.display()))?
                 .flatten()
             {
                 let p = e.path();
