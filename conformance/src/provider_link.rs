@@ -8,7 +8,7 @@
 //! has a trusted issuer of its own, [`KEY_LANE_TRUSTED`], so the scenarios
 //! that rotate keys can run beside the others.
 
-use mock_provider::admin_api::IssuerInfo;
+use mock_provider::admin::IssuerInfo;
 use mock_provider::{
     AdminClient, ClientConfig, GrantType, IssuerConfig, MockProvider, SigningAlgorithm,
 };
@@ -118,7 +118,7 @@ impl ProviderLink {
     /// Like [`embedded`](Self::embedded); with `tls` the provider serves
     /// HTTPS from a CA made at start ([`ca_pem`](Self::ca_pem)).
     pub async fn embedded_with(extra_scopes: &[&str], tls: bool) -> Result<Self, ProviderError> {
-        let secret = mock_provider::secret::random_base64url(24);
+        let secret = mock_provider::random_base64url(24);
         let issuer = |name: &str| IssuerConfig::new(name).scopes_supported(scopes(extra_scopes));
         let mut builder = MockProvider::builder();
         if tls {

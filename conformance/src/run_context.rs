@@ -25,7 +25,7 @@ use crate::secret_book::SecretBook;
 use crate::spec_version::SpecVersion;
 use crate::target_server::{LaunchSpec, TargetError, TargetServer, free_port};
 use crate::template::Vars;
-use mock_provider::admin_api::IssuerInfo;
+use mock_provider::admin::IssuerInfo;
 
 /// The run's shared state.
 pub struct RunContext {
@@ -134,11 +134,11 @@ async fn seed_upstream(
     book: &mut SecretBook,
     upstream_section: &UpstreamSection,
 ) -> Result<BTreeMap<String, String>, SeedError> {
-    use mock_provider::admin_api::SeedGrant;
+    use mock_provider::admin::SeedGrant;
     use mock_provider::{AuthMethod, ClientConfig, GrantType};
     let tenants = upstream_section.tenants;
     let admin = provider.admin();
-    let secret = mock_provider::secret::random_base64url(24);
+    let secret = mock_provider::random_base64url(24);
     let client = ClientConfig::confidential(UPSTREAM_CLIENT, secret.clone())
         .grant_types([GrantType::RefreshToken]);
     // Both methods unless the profile pins one: nearly every real
@@ -558,7 +558,7 @@ impl RunContext {
     /// server answers with. Switches the run to it; `None` (and the run
     /// stays on the default) when the server answered neither.
     pub async fn negotiate_version(&mut self) -> Option<SpecVersion> {
-        use mock_provider::admin_api::MintRequest;
+        use mock_provider::admin::MintRequest;
         let minted = self
             .provider
             .admin()

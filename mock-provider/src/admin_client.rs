@@ -5,8 +5,8 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! use mock_provider::admin_api::MintRequest;
-//! use mock_provider::fault_plan::{Endpoint, FaultAction, FaultRule};
+//! use mock_provider::admin::MintRequest;
+//! use mock_provider::faults::{Endpoint, FaultAction, FaultRule};
 //! use mock_provider::MockProvider;
 //!
 //! let provider = MockProvider::start().await.unwrap();
@@ -223,24 +223,10 @@ impl AdminClient {
             .await
     }
 
-    /// Rotates an issuer's signing key, keeping the algorithm.
+    /// Rotates an issuer's signing key as `request` says: at once and
+    /// keeping the algorithm (`RotateKeys::default()`), with a grace period
+    /// (`RotateKeys::with_grace(secs)`), or to another algorithm.
     pub async fn rotate_keys(
-        &self,
-        issuer: &str,
-        grace_secs: Option<u64>,
-    ) -> Result<KeysInfo, AdminError> {
-        self.rotate_keys_to(
-            issuer,
-            &RotateKeys {
-                grace_secs,
-                algorithm: None,
-            },
-        )
-        .await
-    }
-
-    /// Rotates an issuer's signing key as `request` says (e.g. to ES256).
-    pub async fn rotate_keys_to(
         &self,
         issuer: &str,
         request: &RotateKeys,

@@ -164,6 +164,16 @@ pub struct RotateKeys {
     pub algorithm: Option<SigningAlgorithm>,
 }
 
+impl RotateKeys {
+    /// The old key stays published for `secs`; same algorithm.
+    pub fn with_grace(secs: u64) -> Self {
+        Self {
+            grace_secs: Some(secs),
+            algorithm: None,
+        }
+    }
+}
+
 /// An issuer's keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeysInfo {

@@ -253,14 +253,4 @@ impl ClientRegistry {
         v.sort_by(|a, b| a.client_id.cmp(&b.client_id));
         v
     }
-
-    /// How many clients there are.
-    pub fn len(&self) -> usize {
-        self.clients.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.clients.is_empty()
-    }
 }

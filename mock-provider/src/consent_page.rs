@@ -199,7 +199,6 @@ pub(crate) fn show(
     let pending = PendingAuthorization {
         issuer: issuer.name().to_owned(),
         client_id: client.client_id.clone(),
-        client_name: client.client_name.clone(),
         redirect_uri: redirect_uri.clone(),
         state,
         code,

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::config::IssuerConfig;
-pub use crate::consent_mode::{Consent, DEFAULT_CONSENT_TTL_SECS, UnknownConsent};
+pub use crate::consent_mode::Consent;
 
 /// The consent rules of one issuer.
 #[derive(Debug)]

@@ -8,7 +8,7 @@
 //! Rust library; all three use the same [`FaultRule`] shape.
 //!
 //! ```
-//! use mock_provider::fault_plan::{Endpoint, FaultAction, FaultPlan, FaultRule, RequestFacts};
+//! use mock_provider::faults::{Endpoint, FaultAction, FaultPlan, FaultRule, RequestFacts};
 //! use mock_provider::{ErrorCode, GrantType};
 //! let plan = FaultPlan::default();
 //! plan.add(FaultRule::new(Endpoint::Token, FaultAction::oauth_error(ErrorCode::InvalidGrant))

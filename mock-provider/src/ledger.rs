@@ -24,9 +24,10 @@ use crate::limits::ledger_value;
 /// How many entries are kept; older ones are dropped first.
 pub const LEDGER_CAPACITY: usize = 100_000;
 
+pub(crate) use crate::ledger_entry::LedgerDraft;
 pub use crate::ledger_entry::{
-    ClientCounters, ConsentDecision, ConsentRecord, DiscoveryForm, LedgerDraft, LedgerEntry,
-    LedgerFilter, UpstreamObservation,
+    ClientCounters, ConsentDecision, ConsentRecord, DiscoveryForm, LedgerEntry, LedgerFilter,
+    UpstreamObservation,
 };
 use crate::ledger_storage::{Details, LedgerState, StoredEntry, StoredFingerprint};
 
@@ -47,7 +48,9 @@ impl Ledger {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records an answered request.
+    /// Records an answered request. Not API: the provider's exchanges
+    /// write the ledger (and `tests/memory_footprint.rs` measures it).
+    #[doc(hidden)]
     pub fn record(
         &self,
         issuer: &str,

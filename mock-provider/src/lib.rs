@@ -5,80 +5,124 @@
 //! exchange asks the fault plan what to do, runs the endpoint (client
 //! authentication, grants, tokens) unless a fault answers first, and writes
 //! the ledger entry as the answer leaves.
+//!
+//! What a user reaches is re-exported here and in three namespaces:
+//! [`admin`] (the admin API's client and its request and answer types),
+//! [`faults`] (fault rules and the plan that runs them) and [`ledger`]
+//! (what the provider saw). Everything else is private, so it can change
+//! without breaking anyone.
 
-pub mod access_token;
-pub mod admin_api;
-pub mod admin_client;
-pub mod admin_guard;
-pub mod admin_types;
-pub mod authorization_code;
-pub mod authorization_response;
-pub mod authorize_endpoint;
-pub mod client_auth;
-pub mod client_metadata_document;
-pub mod client_registry;
-pub mod config;
-pub mod config_error;
-pub mod consent_mode;
-pub mod consent_page;
-pub mod consent_policy;
-pub mod csrf_token;
-pub mod discovery;
-pub mod exchange;
-pub mod fault_plan;
-pub mod fault_rule;
-pub mod html_page;
-pub mod introspection_endpoint;
-pub mod issuer;
-pub mod issuer_config;
-pub mod issuer_keys;
-pub mod issuer_policy;
-pub mod jws;
-pub mod key_set;
-pub mod ledger;
-pub mod ledger_entry;
+mod access_token;
+mod admin_api;
+mod admin_client;
+mod admin_guard;
+mod admin_types;
+mod authorization_code;
+mod authorization_response;
+mod authorize_endpoint;
+mod client_auth;
+mod client_metadata_document;
+mod client_registry;
+mod config;
+mod config_error;
+mod consent_mode;
+mod consent_page;
+mod consent_policy;
+mod csrf_token;
+mod discovery;
+mod exchange;
+mod fault_plan;
+mod fault_rule;
+mod html_page;
+mod introspection_endpoint;
+mod issuer;
+mod issuer_config;
+mod issuer_keys;
+mod issuer_policy;
+mod jws;
+mod key_set;
+mod ledger_entry;
 mod ledger_storage;
-pub mod limits;
-pub mod oauth_error;
-pub mod pending_authorization;
-pub mod pkce;
-pub mod provider_state;
-pub mod ready_line;
-pub mod redirect_uri;
-pub mod refresh_barrier;
-pub mod refresh_policy;
-pub mod registration_endpoint;
-pub mod request_params;
-pub mod resource_indicator;
-pub mod revocation_endpoint;
+mod limits;
+mod oauth_error;
+mod pending_authorization;
+mod pkce;
+mod provider_state;
+mod ready_line;
+mod redirect_uri;
+mod refresh_barrier;
+mod refresh_policy;
+mod registration_endpoint;
+mod request_params;
+mod resource_indicator;
+mod revocation_endpoint;
 mod router;
-pub mod scope;
-pub mod secret;
-pub mod server;
-pub mod signing_fault;
-pub mod signing_key;
-pub mod state_page;
-pub mod tls;
-pub mod token_endpoint;
-pub mod token_family;
-pub mod token_override;
-pub mod token_response;
-pub mod upstream_api;
+mod scope;
+mod secret;
+mod server;
+mod signing_fault;
+mod signing_key;
+mod state_page;
+mod tls;
+mod token_endpoint;
+mod token_family;
+mod token_override;
+mod token_response;
+mod upstream_api;
+
+pub mod ledger;
+
+/// The admin API from Rust: [`AdminClient`](admin::AdminClient) (what
+/// [`MockProvider::admin`] hands out, or [`AdminClient::new`](admin::AdminClient::new)
+/// for a provider in another process) and the requests and answers of
+/// `/__admin/`.
+pub mod admin {
+    pub use crate::admin_client::{AdminClient, AdminError};
+    pub use crate::admin_types::*;
+}
+
+/// Fault rules: a matcher and an action, in force for the whole provider.
+/// Add them with [`MockProvider::faults`](crate::MockProvider::faults) in
+/// process, or [`AdminClient::add_fault`](crate::admin::AdminClient::add_fault)
+/// from outside.
+pub mod faults {
+    pub use crate::fault_plan::{
+        AppliedFaults, Endpoint, FaultAction, FaultPlan, FaultRule, InvalidFault, RequestFacts,
+        SigningFault, TokenOverride,
+    };
+    pub use crate::oauth_error::ErrorCode;
+}
 
 pub use access_token::{AccessTokenClaims, Audience};
 pub use admin_client::{AdminClient, AdminError};
-pub use client_registry::{AuthMethod, GrantType, RegisteredClient};
+pub use client_registry::{AuthMethod, GrantType, RegisteredClient, Unsupported};
 pub use config::{
-    AdminConfig, ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig,
+    AdminConfig, BadSubject, ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig,
 };
-pub use consent_mode::Consent;
+pub use consent_mode::{Consent, UnknownConsent};
 pub use fault_plan::{Endpoint, FaultAction, FaultPlan, FaultRule, InvalidFault};
 pub use issuer::Issuer;
+pub use issuer_config::KeyFileError;
+pub use issuer_keys::KeysUnavailable;
+pub use issuer_policy::IssuerPolicy;
+pub use jws::DecodedJws;
+pub use key_set::KeySet;
 pub use oauth_error::{ErrorCode, OAuthError};
+pub use pkce::s256_challenge;
+pub use ready_line::{READY_PREFIX, ReadyLine};
+pub use refresh_policy::{RefreshPolicy, UnknownRefreshPolicy};
 pub use request_params::RequestParams;
 pub use scope::ScopeSet;
-pub use secret::Secret;
+pub use secret::{Secret, TokenHash, random_base64url};
 pub use server::{MockProvider, MockProviderBuilder, StartError};
-pub use signing_key::{SigningAlgorithm, SigningKey};
+pub use signing_key::{KeyError, SigningAlgorithm, SigningKey};
 pub use token_endpoint::TokenResponse;
-pub use token_family::RefreshPolicy;
+
+/// Not API: what `tests/memory_footprint.rs` needs to count the bytes one
+/// ledger entry and one access-token record keep. It must reach them
+/// directly, in a test binary of its own with a counting allocator.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::ledger_entry::LedgerDraft;
+    pub use crate::token_family::TokenFamilies;
+}

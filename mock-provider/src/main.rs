@@ -231,7 +231,7 @@ async fn serve(
     // The handlers go in before the ready line: a caller that signals as
     // soon as it reads it must get a clean shutdown, not the default kill.
     let stop = stop_signal();
-    let ready = mock_provider::ready_line::ReadyLine {
+    let ready = mock_provider::ReadyLine {
         base_url: provider.base_url().to_owned(),
         issuers,
     };

@@ -27,8 +27,6 @@ pub struct PendingAuthorization {
     pub issuer: String,
     /// The client.
     pub client_id: String,
-    /// Its human name, when it has one.
-    pub client_name: Option<String>,
     /// Where the answer goes (the presented redirect URI, or the only
     /// registered one).
     pub redirect_uri: String,
@@ -178,13 +176,9 @@ impl PendingAuthorizations {
     }
 
     /// How many entries are kept, used and expired ones included.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lock().len()
-    }
-
-    /// Whether nothing is kept.
-    pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
     }
 
     /// Forgets everything (reset).
@@ -203,7 +197,6 @@ mod tests {
         PendingAuthorization {
             issuer: issuer.to_owned(),
             client_id: "c".into(),
-            client_name: None,
             redirect_uri: "http://127.0.0.1/cb".into(),
             state: Some("s".into()),
             code: CodeGrant {

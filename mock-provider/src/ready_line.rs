@@ -15,7 +15,7 @@
 //! sees a missing or a different key (see `issuer_keys`).
 //!
 //! ```
-//! use mock_provider::ready_line::ReadyLine;
+//! use mock_provider::ReadyLine;
 //! let line = ReadyLine {
 //!     base_url: "http://127.0.0.1:9400".into(),
 //!     issuers: vec!["http://127.0.0.1:9400/default".into()],

@@ -9,15 +9,6 @@ use crate::oauth_error::OAuthError;
 /// or query (RFC 8707 2) that can name a server (no `javascript:`,
 /// `mailto:`...). When `allowed` is not empty, each must also be one of
 /// them.
-///
-/// ```
-/// use mock_provider::resource_indicator::validate;
-/// assert!(validate(&["https://mcp.example/mcp"], &[]).is_ok());
-/// assert!(validate(&["mcp.example"], &[]).is_err());
-/// assert!(validate(&["https://mcp.example/#frag"], &[]).is_err());
-/// assert!(validate(&["https://mcp.example/mcp?tenant=a"], &[]).is_err());
-/// assert!(validate(&["javascript:alert(1)"], &[]).is_err());
-/// ```
 pub fn validate(resources: &[&str], allowed: &[String]) -> Result<Vec<String>, OAuthError> {
     let mut out: Vec<String> = Vec::with_capacity(resources.len());
     for r in resources {
@@ -90,6 +81,15 @@ pub fn narrow(granted: &[String], asked: &[String]) -> Result<Vec<String>, OAuth
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn validate_examples() {
+        assert!(validate(&["https://mcp.example/mcp"], &[]).is_ok());
+        assert!(validate(&["mcp.example"], &[]).is_err());
+        assert!(validate(&["https://mcp.example/#frag"], &[]).is_err());
+        assert!(validate(&["https://mcp.example/mcp?tenant=a"], &[]).is_err());
+        assert!(validate(&["javascript:alert(1)"], &[]).is_err());
+    }
 
     #[test]
     fn allow_list_is_enforced() {

@@ -35,7 +35,7 @@ impl fmt::Display for FamilyId {
     }
 }
 
-pub use crate::refresh_policy::{RefreshPolicy, UnknownRefreshPolicy};
+pub use crate::refresh_policy::RefreshPolicy;
 
 /// What a family's tokens grant: fixed when the family starts.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,8 @@ mod support;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use mock_provider::admin_api::{MintRequest, RevokeRequest, SeedGrant};
-use mock_provider::fault_plan::{Endpoint, FaultAction, FaultRule, SigningFault, TokenOverride};
+use mock_provider::admin::{MintRequest, RevokeRequest, RotateKeys, SeedGrant};
+use mock_provider::faults::{Endpoint, FaultAction, FaultRule, SigningFault, TokenOverride};
 use mock_provider::ledger::LedgerFilter;
 use mock_provider::{
     AdminClient, AdminError, AuthMethod, ClientConfig, GrantType, MockProvider, ProviderConfig,
@@ -795,7 +795,10 @@ async fn keys_rotate_with_and_without_grace() {
         .access_token;
 
     // With a grace period the old key stays published: old tokens verify.
-    let graced = admin.rotate_keys("default", Some(300)).await.unwrap();
+    let graced = admin
+        .rotate_keys("default", &RotateKeys::with_grace(300))
+        .await
+        .unwrap();
     assert_ne!(graced.active_kid, initial.active_kid);
     assert_eq!(
         graced.published_kids,
@@ -812,7 +815,10 @@ async fn keys_rotate_with_and_without_grace() {
     assert_eq!(jwt_header(&after)["kid"], graced.active_kid);
 
     // Without one it leaves the JWKS at once: its tokens stop verifying.
-    let abrupt = admin.rotate_keys("default", None).await.unwrap();
+    let abrupt = admin
+        .rotate_keys("default", &RotateKeys::default())
+        .await
+        .unwrap();
     assert_ne!(abrupt.active_kid, graced.active_kid);
     assert!(!abrupt.published_kids.contains(&graced.active_kid));
     assert_eq!(jwks_kids(&issuer).await, abrupt.published_kids);
@@ -826,7 +832,7 @@ async fn keys_rotate_with_and_without_grace() {
     assert_eq!(other.published_kids.len(), 1);
     assert_refused(admin.keys("nope").await, StatusCode::NOT_FOUND, &["nope"]);
     assert_refused(
-        admin.rotate_keys("nope", None).await,
+        admin.rotate_keys("nope", &RotateKeys::default()).await,
         StatusCode::NOT_FOUND,
         &["nope"],
     );
@@ -1608,7 +1614,10 @@ async fn reset_returns_to_the_state_at_start() {
         introspect(&issuer, &seeded.refresh_token).await["active"],
         true
     );
-    admin.rotate_keys("default", Some(60)).await.unwrap();
+    admin
+        .rotate_keys("default", &RotateKeys::with_grace(60))
+        .await
+        .unwrap();
     assert!(
         !admin
             .ledger(&LedgerFilter::default())

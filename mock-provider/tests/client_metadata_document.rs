@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::Json;
 use axum::Router;
 use axum::routing::get;
-use mock_provider::issuer_policy::IssuerPolicy;
+use mock_provider::IssuerPolicy;
 use mock_provider::{MockProvider, ProviderConfig};
 use reqwest::StatusCode;
 use serde_json::json;

@@ -11,12 +11,12 @@ use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use mock_provider::admin_api::{SeedGrant, SeededGrant};
-use mock_provider::fault_plan::{
+use mock_provider::TokenHash;
+use mock_provider::admin::{RotateKeys, SeedGrant, SeededGrant};
+use mock_provider::faults::{
     Endpoint, FaultAction, FaultPlan, FaultRule, RequestFacts, SigningFault, TokenOverride,
 };
 use mock_provider::ledger::{LedgerEntry, LedgerFilter};
-use mock_provider::secret::TokenHash;
 use mock_provider::{AdminClient, ErrorCode, GrantType, MockProvider, ProviderConfig};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
@@ -1325,7 +1325,11 @@ async fn rotation_with_grace_keeps_the_old_key_until_it_ends() {
     let old_token = before.str("access_token").to_owned();
     let old_kid = jwt_header(&old_token)["kid"].as_str().unwrap().to_owned();
 
-    let keys = f.admin.rotate_keys("default", Some(2)).await.unwrap();
+    let keys = f
+        .admin
+        .rotate_keys("default", &RotateKeys::with_grace(2))
+        .await
+        .unwrap();
     assert_ne!(keys.active_kid, old_kid);
     let new_kid = keys.active_kid.clone();
     assert_eq!(keys.published_kids, [new_kid.clone(), old_kid.clone()]);
@@ -1382,7 +1386,11 @@ async fn rotation_grace_lasts_the_whole_period() {
         tokio::time::sleep(Duration::from_millis(u64::from(wait))).await;
     }
     let asked = Instant::now();
-    let keys = f.admin.rotate_keys("other", Some(2)).await.unwrap();
+    let keys = f
+        .admin
+        .rotate_keys("other", &RotateKeys::with_grace(2))
+        .await
+        .unwrap();
     assert!(keys.published_kids.contains(&old_kid), "{keys:?}");
     tokio::time::sleep_until((asked + Duration::from_millis(1500)).into()).await;
     let published = kids(&jwks(&f.http, &f.other).await);
@@ -1409,7 +1417,11 @@ async fn rotation_without_grace_drops_the_old_key_and_rotated_out_key_uses_it() 
         .cloned()
         .expect("the old key is published");
 
-    let keys = f.admin.rotate_keys("default", None).await.unwrap();
+    let keys = f
+        .admin
+        .rotate_keys("default", &RotateKeys::default())
+        .await
+        .unwrap();
     assert_eq!(keys.published_kids, [keys.active_kid.as_str()]);
     assert_eq!(
         kids(&jwks(&f.http, &f.issuer).await),

@@ -190,7 +190,7 @@ async fn requests_at_start_wait_for_generated_keys_and_never_see_another() {
         .unwrap()
         .as_secs();
     for t in &tokens {
-        let header = mock_provider::jws::DecodedJws::parse(t).unwrap().header;
+        let header = mock_provider::DecodedJws::parse(t).unwrap().header;
         assert_eq!(header["kid"], published[0], "signed with the active key");
         assert!(
             mock_provider::AccessTokenClaims::verify(t, &keys, now).is_some(),

@@ -6,7 +6,7 @@
 
 mod support;
 
-use mock_provider::fault_plan::{Endpoint, FaultAction, FaultRule};
+use mock_provider::faults::{Endpoint, FaultAction, FaultRule};
 use mock_provider::ledger::LedgerFilter;
 use mock_provider::{AdminError, ClientConfig, GrantType};
 use reqwest::StatusCode;

@@ -162,7 +162,7 @@ fn harness() -> &'static Harness {
             let tokens = support::code_flow_tokens(&http, &issuer, &[("resource", RESOURCE)]).await;
             (provider, issuer, http, code, verifier, tokens)
         });
-        let challenge = mock_provider::pkce::s256_challenge(&verifier);
+        let challenge = mock_provider::s256_challenge(&verifier);
         let access_token = tokens.str("access_token").to_owned();
         let refresh_token = tokens.str("refresh_token").to_owned();
         let mut values: Vec<String> = [

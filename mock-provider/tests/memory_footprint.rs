@@ -9,10 +9,11 @@
 use std::time::{Duration, SystemTime};
 
 use mock_provider::GrantType;
-use mock_provider::fault_plan::Endpoint;
-use mock_provider::ledger::{Ledger, LedgerDraft, LedgerFilter};
-use mock_provider::secret::random_base64url;
-use mock_provider::token_family::TokenFamilies;
+use mock_provider::faults::Endpoint;
+use mock_provider::internals::TokenFamilies;
+use mock_provider::internals::LedgerDraft;
+use mock_provider::ledger::{Ledger, LedgerFilter};
+use mock_provider::random_base64url;
 
 #[path = "support/counting_allocator.rs"]
 mod counting_allocator;

@@ -7,8 +7,8 @@
 
 mod support;
 
-use mock_provider::admin_api::{MintRequest, SeedGrant};
-use mock_provider::secret::random_base64url;
+use mock_provider::admin::{MintRequest, SeedGrant};
+use mock_provider::random_base64url;
 use mock_provider::{AdminClient, Secret};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -6,8 +6,8 @@
 
 mod support;
 
-use mock_provider::admin_api::SeedGrant;
-use mock_provider::fault_plan::{Endpoint, FaultAction, FaultRule};
+use mock_provider::admin::SeedGrant;
+use mock_provider::faults::{Endpoint, FaultAction, FaultRule};
 use mock_provider::ledger::LedgerFilter;
 use mock_provider::{ClientConfig, MockProvider, ProviderConfig};
 use reqwest::StatusCode;

@@ -7,7 +7,7 @@
 
 mod support;
 
-use mock_provider::issuer_policy::IssuerPolicy;
+use mock_provider::IssuerPolicy;
 use mock_provider::ledger::{DiscoveryForm, LedgerEntry, LedgerFilter};
 use mock_provider::{ClientConfig, Endpoint, MockProvider};
 use reqwest::StatusCode;

@@ -8,8 +8,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use mock_provider::admin_api::{MintRequest, RevokeRequest, SeedGrant};
-use mock_provider::fault_plan::{Endpoint, FaultAction, FaultRule, SigningFault, TokenOverride};
+use mock_provider::admin::{MintRequest, RevokeRequest, SeedGrant};
+use mock_provider::faults::{Endpoint, FaultAction, FaultRule, SigningFault, TokenOverride};
 use mock_provider::ledger::{LedgerEntry, LedgerFilter, UpstreamObservation};
 use mock_provider::{AdminClient, MockProvider};
 use reqwest::StatusCode;

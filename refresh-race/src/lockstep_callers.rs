@@ -16,7 +16,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mock_provider::secret::TokenHash;
+use mock_provider::TokenHash;
 use url::Url;
 
 use crate::token_source::TokenSource;

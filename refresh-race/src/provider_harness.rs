@@ -8,8 +8,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use mock_provider::admin_api::SeedGrant;
-use mock_provider::fault_plan::{Endpoint, FaultAction, FaultRule};
+use mock_provider::admin::SeedGrant;
+use mock_provider::faults::{Endpoint, FaultAction, FaultRule};
 use mock_provider::ledger::{LedgerEntry, LedgerFilter};
 use mock_provider::{
     AdminClient, AdminError, ClientConfig, ErrorCode, GrantType, IssuerConfig, MockProvider,
@@ -154,7 +154,7 @@ impl ProviderHarness {
         self.cases += 1;
         admin_call("reset", self.admin.reset()).await?;
         let client_id = format!("race-client-{}", self.cases);
-        let client_secret = mock_provider::secret::random_base64url(24);
+        let client_secret = mock_provider::random_base64url(24);
         let client = ClientConfig::confidential(client_id.clone(), client_secret.clone())
             .grant_types([GrantType::RefreshToken])
             .refresh_policy(RefreshPolicy::SingleUse);

@@ -62,7 +62,7 @@ impl fmt::Debug for UpstreamGrant {
             .field("client_secret", &"<redacted>")
             .field(
                 "refresh_token",
-                &mock_provider::secret::TokenHash::of(&self.refresh_token).fingerprint(),
+                &mock_provider::TokenHash::of(&self.refresh_token).fingerprint(),
             )
             .field("api_url", &self.api_url.as_str())
             .finish()

@@ -199,7 +199,7 @@ fn issued_tokens_in<'a>(text: &'a str, fingerprints: &BTreeSet<String>) -> Vec<&
         return Vec::new();
     }
     token_words(text)
-        .filter(|w| fingerprints.contains(&mock_provider::secret::TokenHash::of(w).fingerprint()))
+        .filter(|w| fingerprints.contains(&mock_provider::TokenHash::of(w).fingerprint()))
         .collect()
 }
 
@@ -211,7 +211,7 @@ fn redact_issued(text: &str, fingerprints: &BTreeSet<String>) -> String {
             w,
             &format!(
                 "[refresh token {}]",
-                mock_provider::secret::TokenHash::of(w).fingerprint()
+                mock_provider::TokenHash::of(w).fingerprint()
             ),
         );
     }
@@ -252,7 +252,7 @@ mod tests {
     #[test]
     fn issued_tokens_are_found_by_fingerprint_and_redacted() {
         let token = "rt_Zx9-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
-        let fp = mock_provider::secret::TokenHash::of(token).fingerprint();
+        let fp = mock_provider::TokenHash::of(token).fingerprint();
         let issued: BTreeSet<String> = [fp.clone()].into();
         let line = format!("INFO upstream refresh response refresh_token={token}.");
         assert_eq!(issued_tokens_in(&line, &issued), vec![token]);

@@ -11,9 +11,9 @@
 //! ttl_secs = -3600
 //! ```
 
-use mock_provider::admin_api::MintRequest;
-use mock_provider::signing_fault::SigningFault;
-use mock_provider::token_override::TokenOverride;
+use mock_provider::admin::MintRequest;
+use mock_provider::faults::SigningFault;
+use mock_provider::faults::TokenOverride;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 

@@ -8,7 +8,7 @@
 //! token = "valid"
 //! ```
 
-use mock_provider::admin_api::RevokeRequest;
+use mock_provider::admin::RevokeRequest;
 use serde::{Deserialize, Serialize};
 
 use super::{CheckError, LoadContext, ScenarioRun, StepError};

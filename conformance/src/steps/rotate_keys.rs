@@ -8,7 +8,7 @@
 //! grace_secs = 0
 //! ```
 
-use mock_provider::admin_api::RotateKeys;
+use mock_provider::admin::RotateKeys;
 use serde::{Deserialize, Serialize};
 
 use super::{CheckError, LoadContext, ScenarioRun, StepError};
@@ -38,7 +38,7 @@ impl RotateKeysStep {
         run.ctx
             .provider
             .admin()
-            .rotate_keys_to(
+            .rotate_keys(
                 run.ctx.issuer_name(self.issuer),
                 &RotateKeys {
                     grace_secs: self.grace_secs,

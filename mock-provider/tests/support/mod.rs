@@ -80,8 +80,8 @@ pub fn http() -> reqwest::Client {
 
 /// A fresh PKCE (verifier, S256 challenge).
 pub fn pkce_pair() -> (String, String) {
-    let verifier = mock_provider::secret::random_base64url(32);
-    let challenge = mock_provider::pkce::s256_challenge(&verifier);
+    let verifier = mock_provider::random_base64url(32);
+    let challenge = mock_provider::s256_challenge(&verifier);
     (verifier, challenge)
 }
 

@@ -9,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use mock_provider::ready_line::ReadyLine;
+use mock_provider::ReadyLine;
 pub use rustix::process::Signal;
 
 /// The binary, started in the workspace root with its log at `info`, the
