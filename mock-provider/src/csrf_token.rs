@@ -69,8 +69,10 @@ pub fn check_form_token(expected: &Secret, presented: Option<&str>) -> Result<()
 /// request (derived from a hash of its id, so the name reveals nothing), so
 /// several consent pages can be open in one browser at once.
 pub fn consent_cookie_name(pending_id: &str) -> String {
-    let fingerprint = TokenHash::of(pending_id).fingerprint();
-    format!("mp_consent_{}", fingerprint.trim_start_matches("sha256:"))
+    format!(
+        "mp_consent_{}",
+        TokenHash::of(pending_id).fingerprint().hex()
+    )
 }
 
 /// A `Set-Cookie` value: `HttpOnly` (no script reads it), `SameSite=Strict`

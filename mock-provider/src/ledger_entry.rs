@@ -7,12 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::client_registry::{AuthMethod, GrantType};
 use crate::fault_plan::Endpoint;
+use crate::fingerprint::Fingerprint;
 
 /// What the mock upstream API saw in a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpstreamObservation {
     /// Fingerprint of the bearer token presented, if any.
-    pub token: Option<String>,
+    pub token: Option<Fingerprint>,
     /// The token's `iss`, when it was a readable JWT.
     pub token_issuer: Option<String>,
     /// Its `aud` values.
@@ -77,9 +78,9 @@ pub struct LedgerEntry {
     /// The token family involved.
     pub family: Option<u64>,
     /// Fingerprint of the refresh token presented.
-    pub refresh_token: Option<String>,
+    pub refresh_token: Option<Fingerprint>,
     /// Fingerprint of the refresh token issued.
-    pub issued_refresh_token: Option<String>,
+    pub issued_refresh_token: Option<Fingerprint>,
     /// Whether this request presented a consumed refresh token.
     pub reuse_detected: bool,
     /// At the token and authorization endpoints: the `resource` values
@@ -173,9 +174,9 @@ pub struct LedgerDraft {
     /// The family.
     pub family: Option<u64>,
     /// Presented refresh token fingerprint.
-    pub refresh_token: Option<String>,
+    pub refresh_token: Option<Fingerprint>,
     /// Issued refresh token fingerprint.
-    pub issued_refresh_token: Option<String>,
+    pub issued_refresh_token: Option<Fingerprint>,
     /// Reuse seen.
     pub reuse_detected: bool,
     /// `resource` values asked for.

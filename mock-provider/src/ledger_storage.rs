@@ -4,11 +4,12 @@
 //! under load. Entries become the public [`LedgerEntry`] only when queried.
 
 use std::collections::{HashSet, VecDeque};
-use std::fmt::Write as _;
+
 use std::sync::Arc;
 
 use crate::client_registry::{AuthMethod, GrantType};
 use crate::fault_plan::Endpoint;
+use crate::fingerprint::Fingerprint;
 use crate::ledger_entry::{
     ConsentRecord, DiscoveryForm, LedgerEntry, LedgerFilter, UpstreamObservation,
 };
@@ -72,8 +73,8 @@ pub(crate) struct StoredEntry {
 #[derive(Debug)]
 pub(crate) struct Details {
     pub(crate) family: Option<u64>,
-    pub(crate) refresh_token: Option<StoredFingerprint>,
-    pub(crate) issued_refresh_token: Option<StoredFingerprint>,
+    pub(crate) refresh_token: Option<Fingerprint>,
+    pub(crate) issued_refresh_token: Option<Fingerprint>,
     pub(crate) upstream: Option<UpstreamObservation>,
     pub(crate) consent: Option<ConsentRecord>,
     pub(crate) discovery: Option<DiscoveryForm>,
@@ -82,50 +83,6 @@ pub(crate) struct Details {
     pub(crate) granted_scope: Option<Box<str>>,
     pub(crate) redirect_uri: Option<Box<str>>,
     pub(crate) response_mode: Option<Box<str>>,
-}
-
-/// A refresh token fingerprint as kept: the six bytes behind `sha256:` and
-/// 12 lower-case hex digits (what [`crate::secret::TokenHash::fingerprint`]
-/// makes), rendered back to the same text. Any other text is kept as it
-/// came, so nothing is lost.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StoredFingerprint {
-    Sha256([u8; 6]),
-    Text(Box<str>),
-}
-
-impl StoredFingerprint {
-    pub(crate) fn new(text: String) -> Self {
-        Self::parse(&text).unwrap_or_else(|| Self::Text(text.into_boxed_str()))
-    }
-
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        let hex = text.strip_prefix("sha256:")?.as_bytes();
-        // Lower case only: anything else would not render back the same.
-        if hex.len() != 12 || !hex.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
-            return None;
-        }
-        let digit = |c: u8| if c <= b'9' { c - b'0' } else { c - b'a' + 10 };
-        let mut bytes = [0u8; 6];
-        for (b, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
-            *b = digit(pair[0]) << 4 | digit(pair[1]);
-        }
-        Some(Self::Sha256(bytes))
-    }
-
-    pub(crate) fn render(&self) -> String {
-        match self {
-            Self::Sha256(bytes) => {
-                let mut s = String::with_capacity("sha256:".len() + 12);
-                s.push_str("sha256:");
-                for b in bytes {
-                    let _ = write!(s, "{b:02x}");
-                }
-                s
-            }
-            Self::Text(text) => text.to_string(),
-        }
-    }
 }
 
 /// One copy of each string (and list of strings) the entries share: a
@@ -192,7 +149,6 @@ pub(crate) fn owned(list: &Option<Arc<[String]>>) -> Vec<String> {
 impl StoredEntry {
     pub(crate) fn to_entry(&self, seq: u64) -> LedgerEntry {
         let details = self.details.as_deref();
-        let fingerprint = |f: Option<&StoredFingerprint>| f.map(StoredFingerprint::render);
         LedgerEntry {
             seq,
             time_ms: self.time_ms,
@@ -204,10 +160,8 @@ impl StoredEntry {
             status: self.status,
             outcome: self.outcome.to_string(),
             family: details.and_then(|d| d.family),
-            refresh_token: fingerprint(details.and_then(|d| d.refresh_token.as_ref())),
-            issued_refresh_token: fingerprint(
-                details.and_then(|d| d.issued_refresh_token.as_ref()),
-            ),
+            refresh_token: details.and_then(|d| d.refresh_token),
+            issued_refresh_token: details.and_then(|d| d.issued_refresh_token),
             reuse_detected: self.reuse_detected,
             resource: owned(&self.resource),
             audience: owned(&self.audience),

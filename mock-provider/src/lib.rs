@@ -33,6 +33,7 @@ mod discovery;
 mod exchange;
 mod fault_plan;
 mod fault_rule;
+mod fingerprint;
 mod html_page;
 mod introspection_endpoint;
 mod issuer;
@@ -101,6 +102,7 @@ pub use config::{
 };
 pub use consent_mode::{Consent, UnknownConsent};
 pub use fault_plan::{Endpoint, FaultAction, FaultPlan, FaultRule, InvalidFault};
+pub use fingerprint::{Fingerprint, NotAFingerprint};
 pub use issuer::Issuer;
 pub use issuer_config::KeyFileError;
 pub use issuer_keys::KeysUnavailable;

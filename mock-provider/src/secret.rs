@@ -7,6 +7,8 @@ use std::fmt;
 use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::fingerprint::Fingerprint;
 use serde::{Deserialize, Deserializer};
 
 /// A secret string. `Debug` and `Display` print `[redacted]`; the value is
@@ -44,7 +46,7 @@ impl Secret {
     }
 
     /// A short fingerprint that is safe to log.
-    pub fn fingerprint(&self) -> String {
+    pub fn fingerprint(&self) -> Fingerprint {
         self.hash().fingerprint()
     }
 
@@ -88,18 +90,14 @@ impl TokenHash {
 
     /// `sha256:` and the first 12 hex digits: enough to correlate log lines,
     /// far too little to recover the token.
-    pub fn fingerprint(&self) -> String {
-        let mut s = String::from("sha256:");
-        for b in &self.0[..6] {
-            s.push_str(&format!("{b:02x}"));
-        }
-        s
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of_digest(&self.0)
     }
 }
 
 impl fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.fingerprint())
+        write!(f, "{}", self.fingerprint())
     }
 }
 
@@ -136,9 +134,10 @@ mod tests {
     #[test]
     fn fingerprint_does_not_contain_the_value() {
         let s = Secret::new("abcdef");
-        assert!(!s.fingerprint().contains("abcdef"));
-        assert!(s.fingerprint().starts_with("sha256:"));
-        assert_eq!(s.fingerprint().len(), "sha256:".len() + 12);
+        let shown = s.fingerprint().to_string();
+        assert!(!shown.contains("abcdef"));
+        assert!(shown.starts_with("sha256:"));
+        assert_eq!(shown.len(), "sha256:".len() + 12);
     }
 
     #[test]

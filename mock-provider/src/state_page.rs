@@ -123,8 +123,8 @@ fn ledger_row(e: &LedgerEntry) -> Vec<String> {
         e.status.to_string(),
         escape(&e.outcome),
         opt(e.family.map(|f| f.to_string()).as_deref()),
-        opt(e.refresh_token.as_deref()),
-        opt(e.issued_refresh_token.as_deref()),
+        opt(e.refresh_token.map(|f| f.to_string()).as_deref()),
+        opt(e.issued_refresh_token.map(|f| f.to_string()).as_deref()),
         if e.reuse_detected {
             "yes".into()
         } else {

@@ -447,7 +447,7 @@ async fn http_status_faults_answer_before_processing() {
         assert_eq!(e.grant_type, Some(GrantType::RefreshToken));
         assert_eq!(e.issued_refresh_token, None, "nothing was issued");
         // The token presented is on record although the grant never ran.
-        assert_eq!(e.refresh_token.as_deref(), Some(presented.as_str()));
+        assert_eq!(e.refresh_token, Some(presented));
         assert!(!e.processed, "answered by the fault: {e:?}");
     }
     let ok = refresh(&f, &grant.refresh_token).await;
@@ -461,7 +461,7 @@ async fn http_status_faults_answer_before_processing() {
     assert!(!e.reuse_detected);
     assert_eq!(e.family, Some(grant.family));
     assert!(e.processed);
-    assert_eq!(e.refresh_token.as_deref(), Some(presented.as_str()));
+    assert_eq!(e.refresh_token, Some(presented));
 }
 
 /// A refresh answered by an injected `oauth_error` before processing: the
@@ -507,10 +507,10 @@ async fn faulted_refresh_records_the_presented_token_as_not_processed() {
         "temporarily_unavailable",
         refused.status.as_u16(),
     );
-    assert_eq!(faulted.refresh_token.as_deref(), Some(presented.as_str()));
+    assert_eq!(faulted.refresh_token, Some(presented));
     assert!(!faulted.processed);
     assert_eq!(faulted.family, None, "the token was never looked up");
-    assert_eq!(granted.refresh_token.as_deref(), Some(presented.as_str()));
+    assert_eq!(granted.refresh_token, Some(presented));
     assert!(granted.processed);
     assert!(granted.issued_refresh_token.is_some());
 
@@ -530,7 +530,7 @@ async fn faulted_refresh_records_the_presented_token_as_not_processed() {
     assert!(!raw.contains(&grant.refresh_token), "no token value: {raw}");
     let json: Vec<Value> = serde_json::from_str(&raw).unwrap();
     assert_eq!(json[0]["processed"], false, "{raw}");
-    assert_eq!(json[0]["refresh_token"], presented.as_str(), "{raw}");
+    assert_eq!(json[0]["refresh_token"], presented.to_string(), "{raw}");
     assert_eq!(json[1]["processed"], true, "{raw}");
 }
 

@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use mock_provider::GrantType;
 use mock_provider::faults::Endpoint;
-use mock_provider::internals::TokenFamilies;
 use mock_provider::internals::LedgerDraft;
+use mock_provider::internals::TokenFamilies;
 use mock_provider::ledger::{Ledger, LedgerFilter};
 use mock_provider::random_base64url;
 

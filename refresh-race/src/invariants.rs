@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use mock_provider::Fingerprint;
 use mock_provider::ledger::LedgerEntry;
 
 use crate::lockstep_callers::{Ending, human};
@@ -138,7 +139,7 @@ pub enum Violation {
         /// Where (the second presentation).
         step: Step,
         /// Its fingerprint.
-        fingerprint: String,
+        fingerprint: Fingerprint,
         /// How often.
         times: usize,
     },
@@ -147,7 +148,7 @@ pub enum Violation {
         /// Where.
         step: Step,
         /// The reused token's fingerprint.
-        fingerprint: Option<String>,
+        fingerprint: Option<Fingerprint>,
         /// The revoked family.
         family: Option<u64>,
     },
@@ -171,7 +172,7 @@ pub enum Violation {
         /// The caller (from 1).
         caller: usize,
         /// The token's fingerprint.
-        token: String,
+        token: Fingerprint,
     },
     /// The further call after `invalid_grant` did not answer an error.
     FurtherCall {
@@ -300,9 +301,9 @@ pub(crate) fn single_use(
     step_start: u64,
 ) -> Vec<Violation> {
     let mut out = Vec::new();
-    let mut presented: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
+    let mut presented: BTreeMap<Fingerprint, (usize, u64)> = BTreeMap::new();
     for e in case_refreshes.iter().filter(|e| e.processed) {
-        if let Some(fp) = e.refresh_token.as_deref() {
+        if let Some(fp) = e.refresh_token {
             let seen = presented.entry(fp).or_insert((0, 0));
             seen.0 += 1;
             seen.1 = seen.1.max(e.seq);
@@ -317,7 +318,7 @@ pub(crate) fn single_use(
     for (fp, (times, _)) in twice {
         out.push(Violation::PresentedTwice {
             step,
-            fingerprint: fp.to_owned(),
+            fingerprint: fp,
             times,
         });
     }
@@ -327,7 +328,7 @@ pub(crate) fn single_use(
     {
         out.push(Violation::ReuseDetected {
             step,
-            fingerprint: e.refresh_token.clone(),
+            fingerprint: e.refresh_token,
             family: e.family,
         });
     }
@@ -364,15 +365,15 @@ pub(crate) fn endings(
                 if let Ending::Accepted { token, path } = e {
                     let confirmed = upstream.iter().any(|u| {
                         u.outcome == "ok"
-                            && u.upstream.as_ref().is_some_and(|o| {
-                                o.path == *path && o.token.as_deref() == Some(token.as_str())
-                            })
+                            && u.upstream
+                                .as_ref()
+                                .is_some_and(|o| o.path == *path && o.token == Some(*token))
                     });
                     if !confirmed {
                         out.push(Violation::NotInLedger {
                             step,
                             caller: i + 1,
-                            token: token.clone(),
+                            token: *token,
                         });
                     }
                 }

@@ -28,7 +28,7 @@ fn refresh_line(e: &LedgerEntry) -> String {
         .filter_map(|f| f.split('#').next())
         .filter(|kind| !matches!(*kind, "refresh_barrier" | "latency"))
         .collect::<Vec<_>>();
-    let Some(presented) = e.refresh_token.as_deref() else {
+    let Some(presented) = e.refresh_token else {
         // A fault answered before the token was looked at (a provider
         // from before faulted entries carried the fingerprint).
         return if injected.is_empty() {
@@ -55,7 +55,7 @@ fn refresh_line(e: &LedgerEntry) -> String {
         );
     }
     let mut line = if e.outcome == "ok" {
-        match e.issued_refresh_token.as_deref() {
+        match e.issued_refresh_token {
             Some(next) => format!("refresh {presented}: granted, rotated to {next}"),
             None => format!("refresh {presented}: granted, not rotated"),
         }

@@ -16,7 +16,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mock_provider::TokenHash;
+use mock_provider::{Fingerprint, TokenHash};
 use url::Url;
 
 use crate::token_source::TokenSource;
@@ -51,7 +51,7 @@ pub enum Ending {
     /// The upstream API accepted its token (200).
     Accepted {
         /// The token's fingerprint.
-        token: String,
+        token: Fingerprint,
         /// The API path of the accepted call (unique per caller and try),
         /// to find it in the ledger.
         path: String,

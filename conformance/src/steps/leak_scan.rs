@@ -11,6 +11,7 @@
 
 use std::collections::BTreeSet;
 
+use mock_provider::Fingerprint;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -171,7 +172,7 @@ impl LeakScanStep {
 /// The fingerprints of the refresh tokens the provider issued since the
 /// scenario began (rotation hands the server new ones the suite never
 /// sees; the ledger keeps their fingerprints).
-async fn issued_refresh_tokens(run: &ScenarioRun<'_>) -> Result<BTreeSet<String>, StepError> {
+async fn issued_refresh_tokens(run: &ScenarioRun<'_>) -> Result<BTreeSet<Fingerprint>, StepError> {
     let entries = run
         .ctx
         .provider
@@ -194,7 +195,7 @@ fn token_words(text: &str) -> impl Iterator<Item = &str> {
 
 /// The words of `text` whose fingerprint (mock-provider's `sha256:` and 12
 /// hex digits) is one of `fingerprints`.
-fn issued_tokens_in<'a>(text: &'a str, fingerprints: &BTreeSet<String>) -> Vec<&'a str> {
+fn issued_tokens_in<'a>(text: &'a str, fingerprints: &BTreeSet<Fingerprint>) -> Vec<&'a str> {
     if fingerprints.is_empty() {
         return Vec::new();
     }
@@ -204,7 +205,7 @@ fn issued_tokens_in<'a>(text: &'a str, fingerprints: &BTreeSet<String>) -> Vec<&
 }
 
 /// `text` with every token of `fingerprints` replaced by its fingerprint.
-fn redact_issued(text: &str, fingerprints: &BTreeSet<String>) -> String {
+fn redact_issued(text: &str, fingerprints: &BTreeSet<Fingerprint>) -> String {
     let mut out = text.to_owned();
     for w in issued_tokens_in(text, fingerprints) {
         out = out.replace(
@@ -253,7 +254,7 @@ mod tests {
     fn issued_tokens_are_found_by_fingerprint_and_redacted() {
         let token = "rt_Zx9-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
         let fp = mock_provider::TokenHash::of(token).fingerprint();
-        let issued: BTreeSet<String> = [fp.clone()].into();
+        let issued: BTreeSet<Fingerprint> = [fp].into();
         let line = format!("INFO upstream refresh response refresh_token={token}.");
         assert_eq!(issued_tokens_in(&line, &issued), vec![token]);
         assert_eq!(
