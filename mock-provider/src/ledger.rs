@@ -139,7 +139,16 @@ impl Ledger {
             processed: !answered_by_fault,
         };
         state.next_seq += 1;
-        state.entries.push_back(entry);
+        let seq = state.next_seq;
+        let LedgerState {
+            entries, watches, ..
+        } = &mut *state;
+        for (filter, seen) in watches.iter_mut() {
+            if crate::ledger_storage::accepts(filter, seq, &entry) {
+                *seen += 1;
+            }
+        }
+        entries.push_back(entry);
         if state.entries.len() > LEDGER_CAPACITY {
             state.entries.pop_front();
         }
@@ -222,6 +231,18 @@ impl Ledger {
         let mut state = self.lock();
         state.entries.clear();
         state.shared.sweep();
+    }
+
+    /// Starts tallying the entries that match `filter`; the tally's id.
+    pub(crate) fn watch(&self, filter: LedgerFilter) -> usize {
+        let mut state = self.lock();
+        state.watches.push((filter, 0));
+        state.watches.len() - 1
+    }
+
+    /// How many entries matched watch `id` so far.
+    pub(crate) fn watched(&self, id: usize) -> u64 {
+        self.lock().watches.get(id).map_or(0, |(_, seen)| *seen)
     }
 
     /// The latest sequence number handed out.

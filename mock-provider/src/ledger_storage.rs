@@ -27,6 +27,9 @@ pub(crate) struct LedgerState {
     /// follows from its position and is not stored.
     pub(crate) entries: VecDeque<StoredEntry>,
     pub(crate) shared: Interner,
+    /// Filters tallied as entries arrive, for expectations: a count that
+    /// neither a reset nor the capacity takes away.
+    pub(crate) watches: Vec<(LedgerFilter, u64)>,
 }
 
 impl LedgerState {

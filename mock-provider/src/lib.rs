@@ -31,6 +31,7 @@ mod consent_policy;
 mod csrf_token;
 mod discovery;
 mod exchange;
+mod expectation;
 mod fault_plan;
 mod fault_rule;
 mod fingerprint;
@@ -101,6 +102,7 @@ pub use config::{
     AdminConfig, BadSubject, ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig,
 };
 pub use consent_mode::{Consent, UnknownConsent};
+pub use expectation::{Expectation, Times, UnmetExpectations};
 pub use fault_plan::{Endpoint, FaultAction, FaultPlan, FaultRule, InvalidFault};
 pub use fingerprint::{Fingerprint, NotAFingerprint};
 pub use issuer::Issuer;

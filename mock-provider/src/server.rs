@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::admin_client::AdminClient;
 use crate::config::{ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig};
 use crate::consent_policy::ConsentPolicy;
+use crate::expectation::{Expectation, UnmetExpectations};
 use crate::fault_plan::FaultPlan;
 use crate::issuer::Issuer;
 use crate::issuer_keys::IssuerKeys;
@@ -60,6 +61,8 @@ pub struct MockProvider {
     state: Arc<ProviderState>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// Each with the id of its tally in the ledger.
+    expectations: Mutex<Vec<(Expectation, usize)>>,
 }
 
 /// Builds a [`MockProvider`].
@@ -373,6 +376,7 @@ impl MockProviderBuilder {
             state,
             shutdown: Some(tx),
             task: Some(task),
+            expectations: Mutex::default(),
         })
     }
 }
@@ -430,6 +434,32 @@ impl MockProvider {
         self.state.ledger()
     }
 
+    /// Expects requests from now on (see [`Expectation`]); checked by
+    /// [`MockProvider::verify`] and when the provider is dropped.
+    pub fn expect(&self, expectation: Expectation) {
+        let id = self.ledger().watch(expectation.filter.clone());
+        self.expectations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((expectation, id));
+    }
+
+    /// Whether every expectation is met so far.
+    pub fn verify(&self) -> Result<(), UnmetExpectations> {
+        let unmet: Vec<String> = self
+            .expectations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter_map(|(e, id)| e.unmet(self.ledger().watched(*id)))
+            .collect();
+        if unmet.is_empty() {
+            Ok(())
+        } else {
+            Err(UnmetExpectations(unmet))
+        }
+    }
+
     /// A client for this provider's admin API: with its secret, and over
     /// HTTPS trusting the provider's own CA when it serves TLS.
     pub fn admin(&self) -> AdminClient {
@@ -464,6 +494,13 @@ impl Drop for MockProvider {
         }
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+        // As wiremock does: an unmet expectation fails the test that set
+        // it, unless that test is already failing.
+        if !std::thread::panicking()
+            && let Err(unmet) = self.verify()
+        {
+            panic!("{unmet}");
         }
     }
 }
