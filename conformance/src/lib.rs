@@ -26,6 +26,7 @@ pub mod steps;
 pub mod target_server;
 pub mod template;
 pub mod terminal_report;
+pub mod upstream_grant;
 pub mod www_authenticate;
 
 pub use profile::TargetProfile;

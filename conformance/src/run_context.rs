@@ -18,13 +18,15 @@ use std::time::Duration;
 use url::Url;
 
 use crate::mcp_client::McpClient;
-use crate::profile::{TargetProfile, UpstreamSection};
+use crate::profile::TargetProfile;
 use crate::provider_link::IssuerRole;
 use crate::provider_link::{INTROSPECTION_CLIENT, ProviderLink};
 use crate::secret_book::SecretBook;
 use crate::spec_version::SpecVersion;
 use crate::target_server::{LaunchSpec, TargetError, TargetServer, free_port};
 use crate::template::Vars;
+use crate::upstream_grant::seed_upstream;
+pub use crate::upstream_grant::{SeedError, UPSTREAM_CLIENT};
 use mock_provider::admin::IssuerInfo;
 
 /// The run's shared state.
@@ -84,9 +86,6 @@ pub struct LaneIssuers {
     pub trusted: String,
 }
 
-/// The server's client id at the upstream issuer.
-pub const UPSTREAM_CLIENT: &str = "mcp-server-upstream";
-
 /// The name of `MCP_TOKEN_STORE_DIR` inside the suite's private directory.
 const TOKEN_STORE_SUBDIR: &str = "token-store";
 
@@ -108,95 +107,6 @@ pub enum SetupError {
     /// The server's upstream grant could not be seeded.
     #[error("{0}")]
     Seed(SeedError),
-}
-
-/// Why the server's upstream grant could not be seeded: always the suite's
-/// or the provider's problem, never the server's.
-#[derive(Debug, thiserror::Error)]
-pub enum SeedError {
-    /// The server's client at the upstream issuer could not be created.
-    #[error("cannot create the server's upstream client: {0}")]
-    Client(mock_provider::AdminError),
-    /// A grant could not be seeded.
-    #[error("cannot seed the server's upstream grant: {0}")]
-    Grant(mock_provider::AdminError),
-    /// The server did not come back with the new grant.
-    #[error("the server could not be restarted: {0}")]
-    Restart(TargetError),
-}
-
-/// Creates the server's client at the upstream issuer and seeds a grant
-/// (a refresh token, no access token yet); returns the `UPSTREAM_*`
-/// environment that hands it over.
-async fn seed_upstream(
-    provider: &ProviderLink,
-    upstream: &IssuerInfo,
-    book: &mut SecretBook,
-    upstream_section: &UpstreamSection,
-) -> Result<BTreeMap<String, String>, SeedError> {
-    use mock_provider::admin::SeedGrant;
-    use mock_provider::{AuthMethod, ClientConfig, GrantType};
-    let tenants = upstream_section.tenants;
-    let admin = provider.admin();
-    let secret = mock_provider::random_base64url(24);
-    let client = ClientConfig::confidential(UPSTREAM_CLIENT, secret.clone())
-        .grant_types([GrantType::RefreshToken]);
-    // Both methods unless the profile pins one: nearly every real
-    // provider takes client_secret_post as well as HTTP Basic.
-    let client = match upstream_section.client_auth {
-        Some(method) => client.auth_method(method),
-        None => client.also_accept(AuthMethod::ClientSecretPost),
-    };
-    admin
-        .create_client(&upstream.name, &client)
-        .await
-        .map_err(SeedError::Client)?;
-    let mut grants = BTreeMap::new();
-    let users: &[&str] = if tenants {
-        &["alice", "bob"]
-    } else {
-        &["alice"]
-    };
-    for user in users {
-        let grant = admin
-            .seed_grant(
-                &upstream.name,
-                &SeedGrant {
-                    client_id: UPSTREAM_CLIENT.to_owned(),
-                    subject: Some((*user).to_owned()),
-                    scope: None,
-                    resources: Vec::new(),
-                },
-            )
-            .await
-            .map_err(SeedError::Grant)?;
-        book.add(
-            &grant.refresh_token,
-            &format!("upstream refresh token of {user}"),
-        );
-        grants.insert((*user).to_owned(), grant.refresh_token);
-    }
-    book.add(&secret, "upstream client secret");
-    let mut env = BTreeMap::new();
-    if tenants {
-        env.insert(
-            "UPSTREAM_REFRESH_TOKENS".to_owned(),
-            serde_json::to_string(&grants).unwrap_or_default(),
-        );
-    }
-    let grant_refresh_token = grants.remove("alice").unwrap_or_default();
-    env.extend(BTreeMap::from([
-        ("UPSTREAM_ISSUER".to_owned(), upstream.issuer.clone()),
-        (
-            "UPSTREAM_TOKEN_URL".to_owned(),
-            upstream.token_endpoint.clone(),
-        ),
-        ("UPSTREAM_CLIENT_ID".to_owned(), UPSTREAM_CLIENT.to_owned()),
-        ("UPSTREAM_CLIENT_SECRET".to_owned(), secret),
-        ("UPSTREAM_REFRESH_TOKEN".to_owned(), grant_refresh_token),
-        ("UPSTREAM_API_URL".to_owned(), upstream.upstream_api.clone()),
-    ]));
-    Ok(env)
 }
 
 /// The ledger's latest `seq`, if it has entries.

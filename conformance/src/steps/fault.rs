@@ -59,7 +59,7 @@ impl FaultStep {
     }
 
     pub(super) fn check(&self, _: &mut LoadContext) -> Result<(), CheckError> {
-        self.rule(self.issuer.name(), "mcp-server-upstream")
+        self.rule(self.issuer.name(), crate::upstream_grant::UPSTREAM_CLIENT)
             .validate()
             .map_err(|e| CheckError::step(format!("fault rule: {e}")))
     }
