@@ -3,9 +3,12 @@
 //! and one-call versions of the authorization and token requests.
 #![allow(dead_code)]
 
+pub mod admin_api;
+pub mod fault_fixture;
 pub mod provider_binary;
 
 use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use mock_provider::{ClientConfig, GrantType, IssuerConfig, MockProvider, RefreshPolicy};
@@ -280,4 +283,22 @@ pub fn jwt_payload(token: &str) -> Value {
         .decode(payload)
         .expect("payload is base64url");
     serde_json::from_slice(&bytes).expect("payload is JSON")
+}
+
+/// The protected header of a compact JWS, decoded without any checks (so
+/// that `alg: none` can be read too).
+pub fn jwt_header(token: &str) -> Value {
+    let header = token.split('.').next().expect("a JWS has a header");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .expect("header is base64url");
+    serde_json::from_slice(&bytes).expect("header is JSON")
+}
+
+/// Seconds since the Unix epoch, as JWT times count them (RFC 7519 2).
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
