@@ -223,26 +223,35 @@ impl<'de> Deserialize<'de> for FaultAction {
 /// The action in `fields`, refusing what an internally tagged enum lets
 /// through: a missing `kind` gets the list of kinds, a field the kind does
 /// not have is named, and so is a field of the wrong type.
-fn strict_action(fields: Map<String, Value>) -> Result<FaultAction, String> {
+fn strict_action(fields: Map<String, Value>) -> Result<FaultAction, BadAction> {
     if !fields.contains_key("kind") {
-        return Err(format!(
-            "missing field `kind` ({})",
-            ACTION_KINDS.join(", ")
-        ));
+        return Err(BadAction::NoKind);
     }
     let action = FaultAction::deserialize(Value::Object(fields.clone()))
-        .map_err(|e| name_the_field(&fields, &e.to_string()))?;
+        .map_err(|e| BadAction::Invalid(name_the_field(&fields, &e.to_string())))?;
     // Every field of an action serializes, so anything the round trip
     // lacks is a field this kind does not have.
     if let Ok(Value::Object(known)) = serde_json::to_value(&action)
         && let Some(unknown) = fields.keys().find(|k| !known.contains_key(*k))
     {
-        return Err(format!(
-            "unknown field `{unknown}` for kind `{}`",
-            action.name()
-        ));
+        return Err(BadAction::UnknownField {
+            field: unknown.clone(),
+            kind: action.name(),
+        });
     }
     Ok(action)
+}
+
+/// Why an action did not read.
+#[derive(Debug, thiserror::Error)]
+enum BadAction {
+    #[error("missing field `kind` ({})", ACTION_KINDS.join(", "))]
+    NoKind,
+    /// Serde's message, with the field named when serde did not.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("unknown field `{field}` for kind `{kind}`")]
+    UnknownField { field: String, kind: &'static str },
 }
 
 /// The action kinds, for the message of a rule without one.
