@@ -355,13 +355,16 @@ async fn judge_failure(
     } else {
         message
     };
-    result.message = Some(match f.kind {
+    let message = match f.kind {
         FailureKind::Precondition => format!(
             "{message}: the server never reached the state this rule is about, so the scenario proves nothing"
         ),
         _ if crashed => format!("{message} (the server exited during this scenario)"),
         _ => message,
-    });
+    };
+    // Redacted here, once, message and evidence alike: a message may quote
+    // what the server sent back, and a server may echo a token.
+    result.message = Some(ctx.book.redact(&message));
     result.evidence = f.evidence.iter().map(|e| e.redacted(&ctx.book)).collect();
 }
 
