@@ -76,14 +76,28 @@ type AdminResult<T> = Result<T, AdminRefusal>;
 fn parse<T: DeserializeOwned>(body: &Bytes) -> AdminResult<T> {
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
     let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            bad(format!("invalid request body: {}", e.inner()))
-        } else {
-            bad(format!("invalid request body: {path}: {}", e.inner()))
-        }
-    })
+    serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| refused_at("invalid request body", None, e))
+}
+
+/// `what: place: why`, the place being the field's path (under `at`, when
+/// given), or `what: why` when there is neither.
+fn refused_at(
+    what: &str,
+    at: Option<&str>,
+    e: serde_path_to_error::Error<serde_json::Error>,
+) -> AdminRefusal {
+    let path = e.path().to_string();
+    let place = match (at, path.as_str()) {
+        (None, ".") => None,
+        (None, path) => Some(path.to_owned()),
+        (Some(at), ".") => Some(at.to_owned()),
+        (Some(at), path) => Some(format!("{at}.{path}")),
+    };
+    match place {
+        Some(place) => bad(format!("{what}: {place}: {}", e.inner())),
+        None => bad(format!("{what}: {}", e.inner())),
+    }
 }
 
 fn issuer_of(state: &ProviderState, name: &str) -> AdminResult<Arc<Issuer>> {
@@ -457,15 +471,8 @@ async fn add_faults(
 
 /// One rule of an add-faults body; a refusal names the field's path.
 fn fault_rule(value: Value, at: &str) -> AdminResult<FaultRule> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let at = if path == "." {
-            at.to_owned()
-        } else {
-            format!("{at}.{path}")
-        };
-        bad(format!("invalid fault rule: {at}: {}", e.inner()))
-    })
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| refused_at("invalid fault rule", Some(at), e))
 }
 
 async fn clear_faults(State(state): State<Arc<ProviderState>>) -> StatusCode {
