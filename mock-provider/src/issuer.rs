@@ -7,22 +7,22 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
-use crate::access_token::{AccessTokenClaims, Audience};
-use crate::authorization_code::CodeStore;
-use crate::client_metadata_document::{self, FetchPolicy, MetadataDocumentError};
-use crate::client_registry::{ClientOrigin, ClientRegistry, RegisteredClient};
+use crate::clients::client_metadata_document::{self, FetchPolicy, MetadataDocumentError};
+use crate::clients::client_registry::{ClientOrigin, ClientRegistry, RegisteredClient};
 use crate::config::IssuerConfig;
-use crate::fault_plan::AppliedFaults;
-use crate::issuer_keys::{IssuerKeys, KeysUnavailable};
-use crate::issuer_policy::IssuerPolicy;
-use crate::key_set::KeySet;
-use crate::limits::MAX_CACHED_METADATA_DOCUMENTS;
-use crate::oauth_error::OAuthError;
-use crate::scope::ScopeSet;
-use crate::secret::random_base64url;
-use crate::signing_fault;
-use crate::signing_key::{KeyError, SigningKey};
-use crate::token_family::{FamilyId, TokenFamilies};
+use crate::config::issuer_policy::IssuerPolicy;
+use crate::faults::fault_plan::AppliedFaults;
+use crate::faults::signing_fault;
+use crate::protocol::limits::MAX_CACHED_METADATA_DOCUMENTS;
+use crate::protocol::oauth_error::OAuthError;
+use crate::protocol::scope::ScopeSet;
+use crate::protocol::secret::random_base64url;
+use crate::tokens::access_token::{AccessTokenClaims, Audience};
+use crate::tokens::authorization_code::CodeStore;
+use crate::tokens::issuer_keys::{IssuerKeys, KeysUnavailable};
+use crate::tokens::key_set::KeySet;
+use crate::tokens::signing_key::{KeyError, SigningKey};
+use crate::tokens::token_family::{FamilyId, TokenFamilies};
 
 /// How long a fetched client ID metadata document is trusted.
 const METADATA_DOCUMENT_TTL: Duration = Duration::from_secs(60);
@@ -140,7 +140,7 @@ pub struct Issuer {
 
 impl Issuer {
     /// Builds an issuer from validated configuration and its keys, which
-    /// may still be being generated (see [`crate::issuer_keys`]).
+    /// may still be being generated (see [`crate::tokens::issuer_keys`]).
     pub(crate) fn new(config: &IssuerConfig, base_url: &str, keys: IssuerKeys) -> Self {
         let url = format!("{}/{}", base_url.trim_end_matches('/'), config.name);
         let configured_clients: Vec<RegisteredClient> =
@@ -209,7 +209,7 @@ impl Issuer {
     }
 
     /// The current keys; waits while they are still being generated at
-    /// start (see [`crate::issuer_keys`]).
+    /// start in the background.
     pub async fn keys(&self) -> Result<Arc<KeySet>, KeysUnavailable> {
         self.keys.current().await
     }

@@ -11,13 +11,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::consent_policy::ConsentPolicy;
-use crate::fault_plan::{FaultPlan, FaultRule};
+use crate::config::consent_policy::ConsentPolicy;
+use crate::faults::fault_plan::{FaultPlan, FaultRule};
+use crate::faults::refresh_barrier::RefreshBarriers;
 use crate::issuer::Issuer;
 use crate::ledger::Ledger;
-use crate::pending_authorization::PendingAuthorizations;
-use crate::refresh_barrier::RefreshBarriers;
-use crate::secret::Secret;
+use crate::protocol::secret::Secret;
+use crate::tokens::pending_authorization::PendingAuthorizations;
 
 /// What every handler shares: the issuers by name, the fault plan, the
 /// ledger, the refresh barriers, the consent rules and pending consent

@@ -3,7 +3,7 @@
 //! it is on).
 //!
 //! A request's way through the provider: the router picks the endpoint's
-//! handler; the handler starts an [`crate::exchange::Exchange`] with the
+//! handler; the handler starts an [`crate::endpoints::exchange::Exchange`] with the
 //! issuer named in the path; the exchange asks the fault plan what to do,
 //! runs the endpoint's logic (client authentication, grants, tokens) unless
 //! a fault answers first, and writes the ledger entry as the answer leaves.
@@ -16,16 +16,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use serde_json::json;
 
-use crate::authorize_endpoint::authorize_handler;
-use crate::consent_page::consent_handler;
-use crate::discovery::{jwks_handler, metadata_handler};
-use crate::introspection_endpoint::introspect_handler;
+use crate::endpoints::authorize_endpoint::authorize_handler;
+use crate::endpoints::consent_page::consent_handler;
+use crate::endpoints::discovery::{jwks_handler, metadata_handler};
+use crate::endpoints::introspection_endpoint::introspect_handler;
+use crate::endpoints::registration_endpoint::register_handler;
+use crate::endpoints::revocation_endpoint::revoke_handler;
+use crate::endpoints::token_endpoint::token_handler;
+use crate::endpoints::upstream_api::upstream_handler;
 use crate::ledger::DiscoveryForm;
 use crate::provider_state::{ProviderState, not_found};
-use crate::registration_endpoint::register_handler;
-use crate::revocation_endpoint::revoke_handler;
-use crate::token_endpoint::token_handler;
-use crate::upstream_api::upstream_handler;
 
 /// The router serving every issuer of `state`.
 pub fn router(state: Arc<ProviderState>) -> Router {

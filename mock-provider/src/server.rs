@@ -10,20 +10,20 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::admin_client::AdminClient;
+use crate::admin::admin_client::AdminClient;
+use crate::config::consent_policy::ConsentPolicy;
+use crate::config::tls::{TlsError, TlsIdentity};
 use crate::config::{ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig};
-use crate::consent_policy::ConsentPolicy;
-use crate::expectation::{Expectation, UnmetExpectations};
-use crate::fault_plan::FaultPlan;
+use crate::faults::fault_plan::FaultPlan;
+use crate::faults::refresh_barrier::RefreshBarriers;
 use crate::issuer::Issuer;
-use crate::issuer_keys::IssuerKeys;
-use crate::key_set::KeySet;
 use crate::ledger::Ledger;
-use crate::pending_authorization::PendingAuthorizations;
+use crate::ledger::expectation::{Expectation, UnmetExpectations};
 use crate::provider_state::ProviderState;
-use crate::refresh_barrier::RefreshBarriers;
-use crate::signing_key::{KeyError, SigningKey};
-use crate::tls::{TlsError, TlsIdentity};
+use crate::tokens::issuer_keys::IssuerKeys;
+use crate::tokens::key_set::KeySet;
+use crate::tokens::pending_authorization::PendingAuthorizations;
+use crate::tokens::signing_key::{KeyError, SigningKey};
 
 /// Why the provider did not start.
 #[derive(Debug, thiserror::Error)]
@@ -327,7 +327,8 @@ impl MockProviderBuilder {
         let (tx, rx) = oneshot::channel::<()>();
         let mut app = crate::router::router(state.clone());
         if config.admin.enabled {
-            app = app.merge(crate::admin_api::routes(state.clone()).with_state(state.clone()));
+            app =
+                app.merge(crate::admin::admin_api::routes(state.clone()).with_state(state.clone()));
         }
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
         let ca_pem = tls.as_ref().and_then(|t| t.ca_pem().map(str::to_owned));
