@@ -43,7 +43,7 @@ pub use config::{
     AdminConfig, BadSubject, ClientConfig, ConfigError, ConfigProblem, IssuerConfig, ProviderConfig,
 };
 pub use endpoints::token_endpoint::TokenResponse;
-pub use faults::{Endpoint, FaultAction, FaultPlan, FaultRule, InvalidFault};
+pub use faults::{Endpoint, FaultAction, FaultRule, InvalidFault};
 pub use issuer::Issuer;
 pub use ledger::expectation::{Expectation, Times, UnmetExpectations};
 pub use protocol::fingerprint::{Fingerprint, NotAFingerprint};
@@ -62,10 +62,13 @@ pub use tokens::refresh_policy::{RefreshPolicy, UnknownRefreshPolicy};
 pub use tokens::signing_key::{KeyError, SigningAlgorithm, SigningKey};
 
 /// Not API: what `tests/memory_footprint.rs` needs to count the bytes one
-/// ledger entry and one access-token record keep. It must reach them
-/// directly, in a test binary of its own with a counting allocator.
+/// ledger entry and one access-token record keep (it must reach them
+/// directly, in a test binary of its own with a counting allocator), and
+/// the fault plan that `tests/fault_latency_and_probability.rs` evaluates
+/// without a clock to learn what a seed draws.
 #[doc(hidden)]
 pub mod internals {
+    pub use crate::faults::fault_plan::{FaultPlan, RequestFacts};
     pub use crate::ledger::ledger_entry::LedgerDraft;
     pub use crate::tokens::token_family::TokenFamilies;
 }

@@ -425,11 +425,6 @@ impl MockProvider {
         self.state.issuers.values().cloned().collect()
     }
 
-    /// The fault plan, to add and remove rules from Rust.
-    pub fn faults(&self) -> &FaultPlan {
-        self.state.faults()
-    }
-
     /// The ledger.
     pub fn ledger(&self) -> &Ledger {
         self.state.ledger()

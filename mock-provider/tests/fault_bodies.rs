@@ -94,8 +94,10 @@ async fn empty_body_is_a_processed_200_with_no_body() {
     let f = fixture().await;
     let id = f
         .provider
-        .faults()
-        .add(FaultRule::new(Endpoint::Token, FaultAction::EmptyBody).times(1));
+        .admin()
+        .add_fault(&FaultRule::new(Endpoint::Token, FaultAction::EmptyBody).times(1))
+        .await
+        .unwrap();
     let a = raw_token(&f, &[("grant_type", "client_credentials")]).await;
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
     assert_eq!(a.text, "");
@@ -103,7 +105,7 @@ async fn empty_body_is_a_processed_200_with_no_body() {
     let e = last_entry(&f.admin, token_filter()).await;
     assert_entry(&e, &[&format!("empty_body#{id}")], "ok", 200);
     assert_eq!(e.client_id.as_deref(), Some(APP.0));
-    assert!(f.provider.faults().rules().is_empty());
+    assert!(f.admin.faults().await.unwrap().is_empty());
 }
 
 /// `wrong_content_type`: the real JSON token response labelled

@@ -6,7 +6,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use mock_provider::MockProvider;
-use mock_provider::faults::{Endpoint, FaultAction, FaultPlan, FaultRule, RequestFacts};
+use mock_provider::faults::{Endpoint, FaultAction, FaultRule};
+use mock_provider::internals::{FaultPlan, RequestFacts};
 use reqwest::StatusCode;
 use support::fault_fixture::{
     assert_entry, client_credentials, fixture, last_entry, ledger_at, token_filter,

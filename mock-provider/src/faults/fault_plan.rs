@@ -6,19 +6,6 @@
 //!
 //! Rules come from the config file (`[[fault]]`), the admin API and the
 //! Rust library; all three use the same [`FaultRule`] shape.
-//!
-//! ```
-//! use mock_provider::faults::{Endpoint, FaultAction, FaultPlan, FaultRule, RequestFacts};
-//! use mock_provider::{ErrorCode, GrantType};
-//! let plan = FaultPlan::default();
-//! plan.add(FaultRule::new(Endpoint::Token, FaultAction::oauth_error(ErrorCode::InvalidGrant))
-//!     .grant_type(GrantType::RefreshToken)
-//!     .times(2));
-//! let facts = RequestFacts::new(Endpoint::Token, "default").grant_type(GrantType::RefreshToken);
-//! assert!(plan.evaluate(&facts).response.is_some());
-//! assert!(plan.evaluate(&facts).response.is_some());
-//! assert!(plan.evaluate(&facts).response.is_none(), "fires exactly twice");
-//! ```
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -328,6 +315,27 @@ mod tests {
     use std::sync::Arc;
 
     use proptest::prelude::*;
+
+    #[test]
+    fn a_rule_with_times_fires_that_many_times() {
+        let plan = FaultPlan::default();
+        plan.add(
+            FaultRule::new(
+                Endpoint::Token,
+                FaultAction::oauth_error(ErrorCode::InvalidGrant),
+            )
+            .grant_type(GrantType::RefreshToken)
+            .times(2),
+        );
+        let facts =
+            RequestFacts::new(Endpoint::Token, "default").grant_type(GrantType::RefreshToken);
+        assert!(plan.evaluate(&facts).response.is_some());
+        assert!(plan.evaluate(&facts).response.is_some());
+        assert!(
+            plan.evaluate(&facts).response.is_none(),
+            "fires exactly twice"
+        );
+    }
 
     fn facts() -> RequestFacts {
         RequestFacts::new(Endpoint::Token, "default")

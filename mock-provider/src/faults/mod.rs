@@ -1,7 +1,9 @@
 //! Fault rules: a matcher and an action, in force for the whole provider.
-//! Add them with [`MockProvider::faults`](crate::MockProvider::faults) in
-//! process, or [`AdminClient::add_fault`](crate::admin::AdminClient::add_fault)
-//! from outside.
+//! One way adds them from Rust, in process or not:
+//! [`AdminClient::add_fault`](crate::admin::AdminClient::add_fault) (what
+//! [`MockProvider::admin`](crate::MockProvider::admin) hands out). The
+//! config file's `[[fault]]`, `POST /__admin/faults` and the conformance
+//! suite's `fault` step take the same shape.
 
 pub(crate) mod fault_plan;
 pub(crate) mod fault_rule;
@@ -10,7 +12,4 @@ pub(crate) mod signing_fault;
 pub(crate) mod token_override;
 
 pub use crate::protocol::oauth_error::ErrorCode;
-pub use fault_plan::{
-    AppliedFaults, Endpoint, FaultAction, FaultPlan, FaultRule, InvalidFault, RequestFacts,
-    SigningFault, TokenOverride,
-};
+pub use fault_plan::{Endpoint, FaultAction, FaultRule, InvalidFault, SigningFault, TokenOverride};
