@@ -458,3 +458,26 @@ pub enum InvalidFault {
     #[error("grant_type only narrows rules at the token endpoint")]
     GrantTypeOffToken,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ACTION_KINDS` is written by hand; serde's own list of variants
+    /// (in its "unknown variant" message) keeps it true.
+    #[test]
+    fn action_kinds_are_the_actions_variants() {
+        let err = serde_json::from_value::<FaultAction>(serde_json::json!({ "kind": "nope" }))
+            .unwrap_err()
+            .to_string();
+        let listed: Vec<&str> = err
+            .split("expected one of ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no variant list in {err:?}"))
+            .split(", ")
+            .map(|kind| kind.trim_matches(|c: char| c == '`' || !c.is_ascii()))
+            .map(|kind| kind.trim_end_matches(|c: char| !c.is_alphanumeric() && c != '_'))
+            .collect();
+        assert_eq!(listed, ACTION_KINDS, "from {err:?}");
+    }
+}
