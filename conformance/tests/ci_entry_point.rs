@@ -181,6 +181,8 @@ fn junit_failures(xml: &str) -> Vec<String> {
             case[..end].contains("<failure ")
         })
         .map(|case| {
+            // `name` may be the first attribute, right after `<testcase `.
+            let case = format!(" {case}");
             let at = case.find(" name=\"").unwrap() + 7;
             case[at..at + case[at..].find('"').unwrap()].to_owned()
         })

@@ -64,8 +64,8 @@ fn the_schema_refuses_broken_reports() {
         (
             "a case both skipped and failed",
             good.replacen(
-                "<testcase classname=\"mcp-auth-conformance.token\" name=\"token.valid\" time=\"0.041\"/>",
-                "<testcase classname=\"mcp-auth-conformance.token\" name=\"token.valid\" time=\"0.041\"><skipped/><failure message=\"x\"/></testcase>",
+                "<testcase name=\"token.valid\" classname=\"mcp-auth-conformance.token\" time=\"0.041\"/>",
+                "<testcase name=\"token.valid\" classname=\"mcp-auth-conformance.token\" time=\"0.041\"><skipped/><failure message=\"x\"/></testcase>",
                 1,
             ),
         ),
