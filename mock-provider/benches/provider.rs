@@ -9,9 +9,16 @@
 //! Run: `bench/run.sh` (or `cargo bench -p mock-provider --bench provider`,
 //! which skips the Node baseline when it is not installed).
 //!
+//! Where the machine gives this process two CPUs or more, the load
+//! generator runs on one and each server, and the raw signing, on another:
+//! the server's CPU time is then its own work, not the cost of sharing a
+//! core with the client, and the raw rate is measured on the same CPU as
+//! the server, right before and right after that algorithm's load.
+//!
 //! Every loop is bounded in count and in time.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -31,10 +38,38 @@ const COLD_START_RUNS: usize = 15;
 const CONCURRENCY: usize = 16;
 const MAX_LOAD_TIME: Duration = Duration::from_secs(12);
 /// Raw signing: at most this long and this many signatures per algorithm.
-const RAW_SIGN_TIME: Duration = Duration::from_millis(1500);
+const RAW_SIGN_TIME: Duration = Duration::from_millis(1000);
+/// Rounds of (raw signing, load, raw signing) per algorithm: the shared
+/// machine's speed drifts by several percent from one second to the next,
+/// so one round's ratio is not the figure, the median of these is.
+const ROUNDS: usize = 3;
 const RAW_SIGN_MAX: usize = 200_000;
 /// Untimed signatures before each raw measurement.
 const RAW_SIGN_WARMUP: usize = 50;
+
+/// The CPUs the load generator and the servers run on, when there are two.
+#[derive(Clone, Copy)]
+struct Placement {
+    load: usize,
+    server: usize,
+}
+
+fn placement() -> Option<Placement> {
+    let allowed = rustix::thread::sched_getaffinity(None).ok()?;
+    let mut cpus = (0..rustix::thread::CpuSet::MAX_CPU).filter(|&c| allowed.is_set(c));
+    Some(Placement {
+        load: cpus.next()?,
+        server: cpus.next()?,
+    })
+}
+
+/// Pins the calling thread (and the threads and processes it starts later)
+/// to `cpu`.
+fn pin_to(cpu: usize) -> std::io::Result<()> {
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    rustix::thread::sched_setaffinity(None, &set).map_err(std::io::Error::from)
+}
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -65,7 +100,7 @@ fn free_port() -> u16 {
 }
 
 impl Target {
-    fn spawn(&self, port: u16) -> Child {
+    fn spawn(&self, port: u16, place: Option<Placement>) -> Child {
         let args: Vec<String> = self
             .args
             .iter()
@@ -78,7 +113,15 @@ impl Target {
         } else {
             (self.program.clone(), args)
         };
-        Command::new(program)
+        let mut command = Command::new(program);
+        if let Some(place) = place {
+            // SAFETY: between fork and exec only sched_setaffinity runs, a
+            // plain system call that allocates nothing.
+            unsafe {
+                command.pre_exec(move || pin_to(place.server));
+            }
+        }
+        command
             .args(args)
             .current_dir(workspace())
             .env("RUST_LOG", "warn")
@@ -128,14 +171,14 @@ fn stop(mut child: Child) {
 }
 
 /// Spawn to first 200 on the discovery document, `runs` times.
-async fn cold_start(target: &Target, runs: usize) -> Vec<Duration> {
+async fn cold_start(target: &Target, runs: usize, place: Option<Placement>) -> Vec<Duration> {
     let http = reqwest::Client::new();
     let mut out = Vec::new();
     for _ in 0..runs {
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}{}", target.metadata);
         let start = Instant::now();
-        let child = target.spawn(port);
+        let child = target.spawn(port, place);
         let deadline = start + Duration::from_secs(10);
         loop {
             if let Ok(r) = http.get(&url).send().await
@@ -163,9 +206,9 @@ struct Throughput {
     rss_peak_kib: u64,
 }
 
-async fn throughput(target: &Target, total: usize) -> Throughput {
+async fn throughput(target: &Target, total: usize, place: Option<Placement>) -> Throughput {
     let port = free_port();
-    let mut child = target.spawn(port);
+    let mut child = target.spawn(port, place);
     // Wait for readiness through the ready line or the first 200.
     if let Some(stdout) = child.stdout.take() {
         std::thread::spawn(move || {
@@ -311,44 +354,74 @@ fn fixture_key(name: &str) -> PrivateKeyDer<'static> {
     PrivateKeyDer::from_pem_file(workspace().join("fixtures/keys").join(name)).expect("fixture key")
 }
 
-/// Raw RSA-2048 PKCS#1 v1.5 SHA-256 and ECDSA P-256 SHA-256 signing with
-/// aws-lc-rs, as the provider signs (the same fixture keys and algorithms),
-/// one after the other on the calling thread.
-fn raw_signing() -> Vec<(&'static str, usize, SignRate)> {
-    let rng = SystemRandom::new();
-    let rsa = RsaKeyPair::from_pkcs8(fixture_key("rs256.pem").secret_der()).expect("RSA key");
-    let rs_input = jwt_signing_input("RS256");
-    let mut sig = vec![0u8; rsa.public_modulus_len()];
-    let rs = sign_rate(|| {
-        rsa.sign(
-            &RSA_PKCS1_SHA256,
-            &rng,
-            std::hint::black_box(&rs_input),
-            &mut sig,
-        )
-        .expect("RSA signing");
-        std::hint::black_box(&sig);
-    });
-    let ec = EcdsaKeyPair::from_private_key_der(
-        &ECDSA_P256_SHA256_FIXED_SIGNING,
-        fixture_key("es256.pem").secret_der(),
-    )
-    .expect("P-256 key");
-    let es_input = jwt_signing_input("ES256");
-    let es = sign_rate(|| {
-        let s = ec
-            .sign(&rng, std::hint::black_box(&es_input))
-            .expect("ECDSA signing");
-        std::hint::black_box(s.as_ref());
-    });
-    vec![
-        ("RSA-2048 PKCS#1 v1.5 SHA-256 (RS256)", rs_input.len(), rs),
-        ("ECDSA P-256 SHA-256 (ES256)", es_input.len(), es),
-    ]
+/// The algorithms measured, as the provider signs them.
+#[derive(Clone, Copy)]
+enum Raw {
+    Rs256,
+    Es256,
+}
+
+impl Raw {
+    fn short(self) -> &'static str {
+        match self {
+            Raw::Rs256 => "RS256 (RSA-2048 PKCS#1 v1.5 SHA-256)",
+            Raw::Es256 => "ES256 (ECDSA P-256 SHA-256)",
+        }
+    }
+}
+
+/// Raw signing with aws-lc-rs, as the provider signs (the same fixture key
+/// and algorithm), on a thread of its own on the server's CPU.
+fn raw_signing(alg: Raw, place: Option<Placement>) -> SignRate {
+    std::thread::spawn(move || {
+        if let Some(place) = place {
+            pin_to(place.server).expect("pin the signing thread");
+        }
+        let rng = SystemRandom::new();
+        match alg {
+            Raw::Rs256 => {
+                let rsa =
+                    RsaKeyPair::from_pkcs8(fixture_key("rs256.pem").secret_der()).expect("RSA key");
+                let input = jwt_signing_input("RS256");
+                let mut sig = vec![0u8; rsa.public_modulus_len()];
+                sign_rate(|| {
+                    rsa.sign(
+                        &RSA_PKCS1_SHA256,
+                        &rng,
+                        std::hint::black_box(&input),
+                        &mut sig,
+                    )
+                    .expect("RSA signing");
+                    std::hint::black_box(&sig);
+                })
+            }
+            Raw::Es256 => {
+                let ec = EcdsaKeyPair::from_private_key_der(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    fixture_key("es256.pem").secret_der(),
+                )
+                .expect("P-256 key");
+                let input = jwt_signing_input("ES256");
+                sign_rate(|| {
+                    let s = ec
+                        .sign(&rng, std::hint::black_box(&input))
+                        .expect("ECDSA signing");
+                    std::hint::black_box(s.as_ref());
+                })
+            }
+        }
+    })
+    .join()
+    .expect("raw signing thread")
 }
 
 fn find(v: &[(&'static str, f64, u64)], name: &str) -> Option<(&'static str, f64, u64)> {
     v.iter().find(|x| x.0 == name).copied()
+}
+
+fn median_of(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -360,8 +433,21 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+fn main() {
+    let place = placement();
+    // Before the runtime starts, so its threads inherit the CPU.
+    if let Some(place) = place {
+        pin_to(place.load).expect("pin the load generator");
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(run(place));
+}
+
+async fn run(place: Option<Placement>) {
     let ours = PathBuf::from(env!("CARGO_BIN_EXE_mock-provider"));
     let config = |_: ()| {
         vec![
@@ -420,7 +506,7 @@ async fn main() {
         .into_iter()
         .flatten()
     {
-        let runs = cold_start(t, COLD_START_RUNS).await;
+        let runs = cold_start(t, COLD_START_RUNS, place).await;
         let (min, max) = (
             runs.iter().min().copied().unwrap_or_default(),
             runs.iter().max().copied().unwrap_or_default(),
@@ -436,24 +522,12 @@ async fn main() {
         starts.push((t.name, med));
     }
 
-    println!("\n## Raw signing rate (aws-lc, one core)\n");
-    println!(
-        "| algorithm | message bytes | signatures | wall s | thread CPU s | signs per CPU-s |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|");
-    // On a thread of its own, so the runtime's workers stay free.
-    let raw = tokio::task::spawn_blocking(raw_signing).await.unwrap();
-    for (name, bytes, r) in &raw {
-        println!(
-            "| {name} | {bytes} | {} | {:.2} | {} | {:.0} |",
-            r.signatures,
-            r.wall.as_secs_f64(),
-            r.cpu.map_or("n/a".to_owned(), |c| format!("{c:.2}")),
-            r.per_cpu_second(),
-        );
-    }
-    if raw.iter().any(|(_, _, r)| r.cpu.is_none()) {
-        println!("\nNo per-thread CPU time here: signs per wall second instead.");
+    match place {
+        Some(p) => println!(
+            "\nLoad generator on CPU {}; each server, and the raw signing, on CPU {}.",
+            p.load, p.server
+        ),
+        None => println!("\nOne CPU: the load generator and the servers share it."),
     }
 
     println!(
@@ -461,40 +535,74 @@ async fn main() {
         MAX_LOAD_TIME.as_secs()
     );
     println!(
-        "| server | requests | wall req/s | server CPU s | req per server CPU-s | RSS idle MiB | RSS peak MiB |"
+        "mock-provider: {ROUNDS} rounds per algorithm, each a fresh server between two raw \
+         signing measurements on the server's CPU; the ratio is tokens per server CPU-second \
+         over the mean of the two raw rates.\n"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| server | round | requests | wall req/s | server CPU s | req per server CPU-s | raw signs per CPU-s | ratio | RSS idle MiB | RSS peak MiB |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    // Per server: its median round's tokens per server CPU-second, peak
+    // RSS, and every round's ratio to the raw rate.
     let mut per_cpu = Vec::new();
-    for (t, n) in [(Some(&rs), 6000), (Some(&es), 20000), (node.as_ref(), 6000)] {
+    let mut ratios: Vec<(Raw, Vec<f64>)> = Vec::new();
+    let runs = [
+        (Some(&rs), 6000, Some(Raw::Rs256)),
+        (Some(&es), 20000, Some(Raw::Es256)),
+        (node.as_ref(), 6000, None),
+    ];
+    for (t, n, alg) in runs {
         let Some(t) = t else { continue };
-        let r = throughput(t, n).await;
-        let rate = r.requests as f64 / r.server_cpu.max(0.001);
-        println!(
-            "| {} | {} | {:.0} | {:.2} | {:.0} | {:.1} | {:.1} |",
-            t.name,
-            r.requests,
-            r.requests as f64 / r.wall.as_secs_f64(),
-            r.server_cpu,
-            rate,
-            r.rss_idle_kib as f64 / 1024.0,
-            r.rss_peak_kib as f64 / 1024.0,
-        );
-        per_cpu.push((t.name, rate, r.rss_peak_kib));
+        let rounds = if alg.is_some() { ROUNDS } else { 1 };
+        let mut rates = Vec::new();
+        let mut alg_ratios = Vec::new();
+        let mut peak = 0;
+        for round in 1..=rounds {
+            let raw_rate =
+                |a: Raw| tokio::task::block_in_place(|| raw_signing(a, place)).per_cpu_second();
+            let before = alg.map(raw_rate);
+            let r = throughput(t, n, place).await;
+            let after = alg.map(raw_rate);
+            let rate = r.requests as f64 / r.server_cpu.max(0.001);
+            let raw = before.zip(after).map(|(b, a)| (b + a) / 2.0);
+            println!(
+                "| {} | {round} | {} | {:.0} | {:.2} | {:.0} | {} | {} | {:.1} | {:.1} |",
+                t.name,
+                r.requests,
+                r.requests as f64 / r.wall.as_secs_f64(),
+                r.server_cpu,
+                rate,
+                raw.map_or("".to_owned(), |x| format!("{x:.0}")),
+                raw.map_or("".to_owned(), |x| format!("{:.0}%", 100.0 * rate / x)),
+                r.rss_idle_kib as f64 / 1024.0,
+                r.rss_peak_kib as f64 / 1024.0,
+            );
+            rates.push(rate);
+            peak = peak.max(r.rss_peak_kib);
+            if let Some(raw) = raw {
+                alg_ratios.push(rate / raw);
+            }
+        }
+        per_cpu.push((t.name, median_of(rates), peak));
+        if let Some(a) = alg {
+            ratios.push((a, alg_ratios));
+        }
     }
     // Each algorithm's tokens per server CPU-second against its raw
     // signing rate: how much of a token's CPU the signature is.
     println!();
-    for ((target, alg, key), (_, _, ceiling)) in
-        [(&rs, "RS256", "RSA-2048"), (&es, "ES256", "P-256")]
-            .into_iter()
-            .zip(&raw)
-    {
-        if let Some(t) = find(&per_cpu, target.name) {
-            println!(
-                "- {alg} tokens per server CPU-second / raw {key} signs per second: {:.0}%",
-                100.0 * t.1 / ceiling.per_cpu_second()
-            );
-        }
+    for (alg, rounds) in ratios {
+        let list: Vec<String> = rounds
+            .iter()
+            .map(|r| format!("{:.0}%", 100.0 * r))
+            .collect();
+        println!(
+            "- {} tokens per server CPU-second / raw signs per CPU-second: median {:.0}% (rounds: {})",
+            alg.short(),
+            100.0 * median_of(rounds),
+            list.join(", ")
+        );
     }
 
     println!("\n## Ratios (same run)\n");

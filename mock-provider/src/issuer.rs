@@ -398,6 +398,11 @@ impl Issuer {
         faults: &AppliedFaults,
         now: u64,
     ) -> (String, Vec<String>) {
+        if faults.token_overrides.is_empty() && faults.signing.is_none() {
+            // No fault touches the token: the claims go straight to JSON
+            // under the active key's own header.
+            return (claims.sign(keys.active()), claims.aud.to_list());
+        }
         let mut payload = serde_json::to_value(claims).unwrap_or(Value::Null);
         for o in &faults.token_overrides {
             o.apply_to_claims(&mut payload, now);

@@ -3,7 +3,7 @@
 //! and the verification the provider's own introspection does.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::tokens::jws::{self, DecodedJws};
 use crate::tokens::key_set::KeySet;
@@ -81,9 +81,19 @@ pub const REGISTERED_CLAIMS: &[&str] = &[
 impl AccessTokenClaims {
     /// Signs the claims into a compact JWT with header `typ: at+jwt`.
     pub fn sign(&self, key: &SigningKey) -> String {
-        let header = json!({"typ": "at+jwt", "alg": key.alg().as_str(), "kid": key.kid()});
-        let payload = serde_json::to_value(self).unwrap_or(Value::Null);
-        jws::sign(&header, &payload, key)
+        // Claims of strings, numbers and a JSON map always serialize.
+        let payload = if self
+            .extra
+            .keys()
+            .any(|k| REGISTERED_CLAIMS.contains(&k.as_str()))
+        {
+            // Written straight out, an extra claim of a registered name
+            // would repeat the member; through a map it replaces it.
+            serde_json::to_vec(&serde_json::to_value(self).unwrap_or(Value::Null))
+        } else {
+            serde_json::to_vec(self)
+        };
+        jws::sign_access_token(&payload.unwrap_or_default(), key)
     }
 
     /// Verifies a token against the keys published at `now` and reads its
@@ -95,5 +105,42 @@ impl AccessTokenClaims {
             return None;
         }
         serde_json::from_value(jws.payload).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::jws::DecodedJws;
+    use crate::tokens::signing_key::SigningAlgorithm;
+
+    /// An extra claim named like a registered one replaces it instead of
+    /// repeating the member (which JSON parsers read differently).
+    #[test]
+    fn an_extra_claim_of_a_registered_name_is_not_repeated() {
+        let key = SigningKey::generate(SigningAlgorithm::Es256).unwrap();
+        let mut extra = Map::new();
+        extra.insert("sub".into(), Value::from("other"));
+        let claims = AccessTokenClaims {
+            iss: "i".into(),
+            sub: "s".into(),
+            aud: Audience::One("a".into()),
+            exp: 2,
+            iat: 1,
+            jti: "j".into(),
+            client_id: "c".into(),
+            scope: "x".into(),
+            auth_time: None,
+            extra,
+        };
+        let token = claims.sign(&key);
+        let payload = token.split('.').nth(1).unwrap();
+        let json = String::from_utf8(
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json.matches("\"sub\"").count(), 1, "{json}");
+        assert_eq!(DecodedJws::parse(&token).unwrap().payload["sub"], "other");
     }
 }

@@ -20,6 +20,22 @@ pub fn sign(header: &Value, payload: &Value, key: &SigningKey) -> String {
     format!("{signing_input}.{}", base64url(&sig))
 }
 
+/// Signs a JSON `payload` as an access token under `key`'s own header
+/// (`typ: at+jwt`, its `alg` and `kid`): what `sign` gives for that header,
+/// in one buffer, without a JSON tree. Most tokens are made this way.
+pub fn sign_access_token(payload: &[u8], key: &SigningKey) -> String {
+    let header = key.access_token_header();
+    // base64url: 4 characters per 3 bytes; a signature is at most 512 bytes.
+    let mut out = String::with_capacity(header.len() + payload.len().div_ceil(3) * 4 + 700);
+    out.push_str(header);
+    out.push('.');
+    URL_SAFE_NO_PAD.encode_string(payload, &mut out);
+    let sig = key.sign(out.as_bytes());
+    out.push('.');
+    URL_SAFE_NO_PAD.encode_string(&sig, &mut out);
+    out
+}
+
 /// A compact JWS taken apart, not yet verified.
 #[derive(Debug, Clone)]
 pub struct DecodedJws {
@@ -62,5 +78,28 @@ impl DecodedJws {
         };
         self.header.get("alg").and_then(Value::as_str) == Some(key.alg().as_str())
             && key.verify(self.signing_input.as_bytes(), &self.signature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::signing_key::SigningAlgorithm;
+    use serde_json::json;
+
+    const RSA_PEM: &[u8] = include_bytes!("../../../fixtures/keys/rs256.pem");
+
+    /// The one-buffer path is the JSON-tree path, byte for byte (RS256
+    /// signatures are deterministic, so the whole token is compared).
+    #[test]
+    fn an_access_token_is_the_same_token_either_way() {
+        let key = SigningKey::from_pem(SigningAlgorithm::Rs256, RSA_PEM).unwrap();
+        let claims = json!({"iss": "http://127.0.0.1:1/default", "sub": "a", "scope": "x y"});
+        let header = json!({"typ": "at+jwt", "alg": "RS256", "kid": key.kid()});
+        let fast = sign_access_token(claims.to_string().as_bytes(), &key);
+        assert_eq!(fast, sign(&header, &claims, &key));
+        let decoded = DecodedJws::parse(&fast).unwrap();
+        assert_eq!(decoded.header, header);
+        assert_eq!(decoded.payload, claims);
     }
 }

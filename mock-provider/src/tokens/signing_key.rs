@@ -91,6 +91,10 @@ pub struct SigningKey {
     alg: SigningAlgorithm,
     kid: String,
     jwk: Value,
+    /// The base64url of this key's access-token header
+    /// (`{"alg":..,"kid":..,"typ":"at+jwt"}`), made once: every token
+    /// without a header fault starts with it.
+    access_token_header: String,
     material: KeyMaterial,
 }
 
@@ -192,10 +196,18 @@ impl SigningKey {
         jwk["kid"] = json!(kid);
         jwk["use"] = json!("sig");
         jwk["alg"] = json!(alg.as_str());
+        // Members in the order serde_json's map gives them, so a token
+        // signed through `jws::sign` with the same header is the same.
+        let access_token_header = base64url(
+            json!({"typ": "at+jwt", "alg": alg.as_str(), "kid": kid})
+                .to_string()
+                .as_bytes(),
+        );
         Self {
             alg,
             kid,
             jwk,
+            access_token_header,
             material,
         }
     }
@@ -208,6 +220,12 @@ impl SigningKey {
     /// The key id: the RFC 7638 thumbprint of the public key.
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// The base64url access-token header of this key (`typ: at+jwt`, its
+    /// `alg` and `kid`).
+    pub(crate) fn access_token_header(&self) -> &str {
+        &self.access_token_header
     }
 
     /// The public key as a JWK.
