@@ -79,11 +79,43 @@ impl std::fmt::Debug for TargetServer {
     }
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1 for a server the suite starts, and may
+/// restart on the same port: one below the kernel's ephemeral range where
+/// there is room, so that no outgoing connection (of this process or any
+/// other) can take it while the server is down between two starts; a
+/// port bound to 0 otherwise. Never the same port twice in one process.
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(range) = stable_ports() {
+        // A walk from a start that differs between processes.
+        let span = u32::from(range.end - range.start);
+        let start = std::process::id().wrapping_mul(2_654_435_761) % span;
+        for step in 0..span.min(2_000) {
+            let port = range.start + ((start + step * 7_919) % span) as u16;
+            if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                given.push(port);
+                return Ok(port);
+            }
+        }
+    }
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+}
+
+/// Ports below the kernel's ephemeral range (`ip_local_port_range`), from
+/// 10000, when at least 1000 of them are there.
+fn stable_ports() -> Option<std::ops::Range<u16>> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let low: u16 = text.split_whitespace().next()?.parse().ok()?;
+    (low >= 11_000).then_some(10_000..low)
 }
 
 impl TargetServer {
@@ -267,5 +299,30 @@ pub fn signal_group(pid: u32, signal: rustix::process::Signal) {
         .and_then(rustix::process::Pid::from_raw)
     {
         let _ = rustix::process::kill_process_group(pid, signal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ports for servers the suite may restart: free, never handed out
+    /// twice, and outside the range outgoing connections draw from.
+    #[test]
+    fn server_ports_are_distinct_free_and_not_ephemeral() {
+        let ports: Vec<u16> = (0..50).map(|_| free_port().unwrap()).collect();
+        let mut distinct = ports.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+        for &port in &ports {
+            std::net::TcpListener::bind(("127.0.0.1", port)).expect("still free");
+        }
+        if let Some(range) = stable_ports() {
+            assert!(
+                ports.iter().all(|p| range.contains(p)),
+                "{ports:?} {range:?}"
+            );
+        }
     }
 }
