@@ -11,10 +11,11 @@
 //!
 //! For the throughput, where the machine gives this process two CPUs or
 //! more, the load generator runs on one and each server, and the raw
-//! signing, on another:
-//! the server's CPU time is then its own work, not the cost of sharing a
-//! core with the client, and the raw rate is measured on the same CPU as
-//! the server, right before and right after that algorithm's load.
+//! signing, on another: the server's CPU time is then its own work, not
+//! the cost of sharing a core with its client, and the raw rate is
+//! measured on the server's CPU right before and right after each round.
+//! Cold starts are not pinned: they are measured as a user meets them,
+//! with every CPU free for a start's background work (key generation).
 //!
 //! Every loop is bounded in count and in time.
 
@@ -172,14 +173,14 @@ fn stop(mut child: Child) {
 }
 
 /// Spawn to first 200 on the discovery document, `runs` times.
-async fn cold_start(target: &Target, runs: usize, place: Option<Placement>) -> Vec<Duration> {
+async fn cold_start(target: &Target, runs: usize) -> Vec<Duration> {
     let http = reqwest::Client::new();
     let mut out = Vec::new();
     for _ in 0..runs {
         let port = free_port();
         let url = format!("http://127.0.0.1:{port}{}", target.metadata);
         let start = Instant::now();
-        let child = target.spawn(port, place);
+        let child = target.spawn(port, None);
         let deadline = start + Duration::from_secs(10);
         loop {
             if let Ok(r) = http.get(&url).send().await
@@ -363,7 +364,7 @@ enum Raw {
 }
 
 impl Raw {
-    fn short(self) -> &'static str {
+    fn label(self) -> &'static str {
         match self {
             Raw::Rs256 => "RS256 (RSA-2048 PKCS#1 v1.5 SHA-256)",
             Raw::Es256 => "ES256 (ECDSA P-256 SHA-256)",
@@ -507,9 +508,7 @@ async fn run(place: Option<Placement>) {
         .into_iter()
         .flatten()
     {
-        // Not pinned: a start is measured as a user meets it, with every
-        // CPU free for the start's background work (key generation).
-        let runs = cold_start(t, COLD_START_RUNS, None).await;
+        let runs = cold_start(t, COLD_START_RUNS).await;
         let (min, max) = (
             runs.iter().min().copied().unwrap_or_default(),
             runs.iter().max().copied().unwrap_or_default(),
@@ -602,7 +601,7 @@ async fn run(place: Option<Placement>) {
             .collect();
         println!(
             "- {} tokens per server CPU-second / raw signs per CPU-second: median {:.0}% (rounds: {})",
-            alg.short(),
+            alg.label(),
             100.0 * median_of(rounds),
             list.join(", ")
         );
