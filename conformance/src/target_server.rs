@@ -111,11 +111,16 @@ pub fn free_port() -> std::io::Result<u16> {
 }
 
 /// Ports below the kernel's ephemeral range (`ip_local_port_range`), from
-/// 10000, when at least 1000 of them are there.
+/// 10000, when at least 1000 of them are there. Read once per process.
 fn stable_ports() -> Option<std::ops::Range<u16>> {
-    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
-    let low: u16 = text.split_whitespace().next()?.parse().ok()?;
-    (low >= 11_000).then_some(10_000..low)
+    static RANGE: std::sync::OnceLock<Option<std::ops::Range<u16>>> = std::sync::OnceLock::new();
+    RANGE
+        .get_or_init(|| {
+            let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+            let low: u16 = text.split_whitespace().next()?.parse().ok()?;
+            (low >= 11_000).then_some(10_000..low)
+        })
+        .clone()
 }
 
 impl TargetServer {

@@ -10,7 +10,7 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
 use support::APP;
 use support::fault_fixture::{
-    Fixture, RawAnswer, assert_entry, fixture, last_entry, raw, refresh, seed, token_filter,
+    Fixture, RawAnswer, assert_last, fixture, raw, refresh, seed, token_filter,
 };
 
 /// A token request of `APP` at `default` whose body is kept as text.
@@ -57,8 +57,14 @@ async fn malformed_json_consumes_the_refresh_token() {
         "not JSON: {:?}",
         mangled.text
     );
-    let e = last_entry(&f.admin, token_filter()).await;
-    assert_entry(&e, &[&format!("malformed_json#{id}")], "ok", 200);
+    let e = assert_last(
+        &f.admin,
+        token_filter(),
+        &[&format!("malformed_json#{id}")],
+        "ok",
+        200,
+    )
+    .await;
     assert_eq!(e.family, Some(grant.family));
     assert!(e.processed, "a body fault mangles a processed answer");
     assert!(
@@ -70,8 +76,7 @@ async fn malformed_json_consumes_the_refresh_token() {
     let reuse = refresh(&f, &rt1).await;
     assert_eq!(reuse.status, StatusCode::BAD_REQUEST, "{reuse:?}");
     assert_eq!(reuse.error(), Some("invalid_grant"));
-    let e = last_entry(&f.admin, token_filter()).await;
-    assert_entry(&e, &[], "invalid_grant", 400);
+    let e = assert_last(&f.admin, token_filter(), &[], "invalid_grant", 400).await;
     assert!(e.reuse_detected, "{e:?}");
     assert_eq!(e.family, Some(grant.family));
     // ...which revoked the family: its access token is dead (RFC 7662 2.2).
@@ -102,8 +107,14 @@ async fn empty_body_is_a_processed_200_with_no_body() {
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
     assert_eq!(a.text, "");
     assert_eq!(a.header(CONTENT_TYPE), Some("application/json"));
-    let e = last_entry(&f.admin, token_filter()).await;
-    assert_entry(&e, &[&format!("empty_body#{id}")], "ok", 200);
+    let e = assert_last(
+        &f.admin,
+        token_filter(),
+        &[&format!("empty_body#{id}")],
+        "ok",
+        200,
+    )
+    .await;
     assert_eq!(e.client_id.as_deref(), Some(APP.0));
     assert!(f.admin.faults().await.unwrap().is_empty());
 }
@@ -128,6 +139,12 @@ async fn wrong_content_type_labels_real_json_as_html() {
     let body: Value = serde_json::from_str(&a.text).expect("still the JSON token response");
     assert!(body["access_token"].is_string(), "{body}");
     assert_eq!(body["token_type"], "Bearer");
-    let e = last_entry(&f.admin, token_filter()).await;
-    assert_entry(&e, &[&format!("wrong_content_type#{id}")], "ok", 200);
+    assert_last(
+        &f.admin,
+        token_filter(),
+        &[&format!("wrong_content_type#{id}")],
+        "ok",
+        200,
+    )
+    .await;
 }

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use serde_json::{Value, json};
 use support::APP;
-use support::fault_fixture::{assert_entry, fixture, last_entry, ledger_at, raw, token_filter};
+use support::fault_fixture::{assert_entry, assert_last, fixture, ledger_at, raw, token_filter};
 
 // ---- rules from a config file ----------------------------------------------
 
@@ -71,8 +71,7 @@ async fn config_file_faults_are_in_force_from_the_start() {
         support::jwt_payload(a.str("access_token"))["aud"],
         "https://config.example/api"
     );
-    let e = last_entry(&admin, token_filter()).await;
-    assert_entry(&e, &["token_override#2"], "ok", 200);
+    assert_last(&admin, token_filter(), &["token_override#2"], "ok", 200).await;
 
     // The spent rule comes back with a reset.
     assert_eq!(admin.faults().await.unwrap().len(), 1);

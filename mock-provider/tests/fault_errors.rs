@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, RETRY_AFTER};
 use serde_json::{Value, json};
 use support::fault_fixture::{
-    assert_entry, client_credentials, fixture, last_entry, ledger_at, raw, refresh, seed,
+    assert_entry, assert_last, client_credentials, fixture, ledger_at, raw, refresh, seed,
     token_filter,
 };
 use support::{APP, POST_APP, REDIRECT};
@@ -97,24 +97,15 @@ async fn oauth_error_hits_one_grant_of_one_client_exactly_twice() {
     assert_entry(&entries[0], &[&name], "invalid_grant", 400);
     assert_entry(&entries[1], &[&name], "invalid_grant", 400);
     assert_entry(&entries[2], &[], "ok", 200);
-    let cc_entry = last_entry(
+    assert_last(
         &f.admin,
-        LedgerFilter {
-            grant_type: Some(GrantType::ClientCredentials),
-            ..token_filter()
-        },
+        token_filter().grant_type(GrantType::ClientCredentials),
+        &[],
+        "ok",
+        200,
     )
     .await;
-    assert_entry(&cc_entry, &[], "ok", 200);
-    let post_entry = last_entry(
-        &f.admin,
-        LedgerFilter {
-            client_id: Some(POST_APP.0.into()),
-            ..token_filter()
-        },
-    )
-    .await;
-    assert_entry(&post_entry, &[], "ok", 200);
+    assert_last(&f.admin, token_filter().client(POST_APP.0), &[], "ok", 200).await;
 }
 
 /// RFC 6749 5.2: the status defaults to the one the code has (500 for
@@ -136,13 +127,14 @@ async fn oauth_error_status_defaults_per_code_and_can_be_set() {
     let a = client_credentials(&f, &f.issuer, None).await;
     assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR, "{a:?}");
     assert_eq!(a.error(), Some("server_error"));
-    let e = last_entry(&f.admin, token_filter()).await;
-    assert_entry(
-        &e,
+    assert_last(
+        &f.admin,
+        token_filter(),
         &[&format!("oauth_error#{default_id}")],
         "server_error",
         500,
-    );
+    )
+    .await;
 
     let custom_id = f
         .admin
@@ -166,13 +158,14 @@ async fn oauth_error_status_defaults_per_code_and_can_be_set() {
         a.str("error_description").contains(&custom_id.to_string()),
         "the default description names the rule: {a:?}"
     );
-    let e = last_entry(&f.admin, token_filter()).await;
-    assert_entry(
-        &e,
+    assert_last(
+        &f.admin,
+        token_filter(),
         &[&format!("oauth_error#{custom_id}")],
         "invalid_client",
         403,
-    );
+    )
+    .await;
     assert_eq!(
         client_credentials(&f, &f.issuer, None).await.status,
         StatusCode::OK
@@ -212,13 +205,14 @@ async fn http_status_faults_answer_before_processing() {
             retry_after.map(|s| s.to_string()).as_deref(),
             "Retry-After of the {status}"
         );
-        let e = last_entry(&f.admin, token_filter()).await;
-        assert_entry(
-            &e,
+        let e = assert_last(
+            &f.admin,
+            token_filter(),
             &[&format!("http_status#{id}")],
             &format!("http_{status}"),
             status,
-        );
+        )
+        .await;
         assert_eq!(e.client_id.as_deref(), Some(APP.0));
         assert_eq!(e.grant_type, Some(GrantType::RefreshToken));
         assert_eq!(e.issued_refresh_token, None, "nothing was issued");
@@ -232,8 +226,7 @@ async fn http_status_faults_answer_before_processing() {
         StatusCode::OK,
         "the token survived three injected errors: {ok:?}"
     );
-    let e = last_entry(&f.admin, token_filter()).await;
-    assert_entry(&e, &[], "ok", 200);
+    let e = assert_last(&f.admin, token_filter(), &[], "ok", 200).await;
     assert!(!e.reuse_detected);
     assert_eq!(e.family, Some(grant.family));
     assert!(e.processed);
@@ -332,8 +325,14 @@ async fn too_many_requests_is_429_with_retry_after() {
     let a = refresh(&f, &grant.refresh_token).await;
     assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{a:?}");
     assert_eq!(a.headers[RETRY_AFTER], "30");
-    let e = last_entry(&f.admin, token_filter()).await;
-    assert_entry(&e, &[&format!("too_many_requests#{id}")], "http_429", 429);
+    let e = assert_last(
+        &f.admin,
+        token_filter(),
+        &[&format!("too_many_requests#{id}")],
+        "http_429",
+        429,
+    )
+    .await;
     assert!(!e.processed);
     assert_eq!(
         e.refresh_token,
@@ -370,24 +369,15 @@ async fn issuer_filter_leaves_other_issuers_alone() {
     assert_eq!(other.status, StatusCode::OK, "{other:?}");
     let default = client_credentials(&f, &f.issuer, None).await;
     assert_eq!(default.status, StatusCode::SERVICE_UNAVAILABLE);
-    let e = last_entry(
+    assert_last(&f.admin, token_filter().issuer("other"), &[], "ok", 200).await;
+    assert_last(
         &f.admin,
-        LedgerFilter {
-            issuer: Some("other".into()),
-            ..token_filter()
-        },
+        token_filter().issuer("default"),
+        &[&format!("http_status#{id}")],
+        "http_503",
+        503,
     )
     .await;
-    assert_entry(&e, &[], "ok", 200);
-    let e = last_entry(
-        &f.admin,
-        LedgerFilter {
-            issuer: Some("default".into()),
-            ..token_filter()
-        },
-    )
-    .await;
-    assert_entry(&e, &[&format!("http_status#{id}")], "http_503", 503);
 }
 
 /// RFC 9110 15.6.4: every endpoint can be made to answer 503 with

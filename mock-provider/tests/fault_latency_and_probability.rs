@@ -10,7 +10,7 @@ use mock_provider::faults::{Endpoint, FaultAction, FaultRule};
 use mock_provider::internals::{FaultPlan, RequestFacts};
 use reqwest::StatusCode;
 use support::fault_fixture::{
-    assert_entry, client_credentials, fixture, last_entry, ledger_at, token_filter,
+    assert_entry, assert_last, client_credentials, fixture, ledger_at, token_filter,
 };
 
 // ---- latency ---------------------------------------------------------------
@@ -38,8 +38,14 @@ async fn latency_delays_the_answer() {
     let took = started.elapsed();
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
     assert!(took >= Duration::from_millis(300), "took {took:?}");
-    let e = last_entry(&f.admin, token_filter()).await;
-    assert_entry(&e, &[&format!("latency#{id}")], "ok", 200);
+    let e = assert_last(
+        &f.admin,
+        token_filter(),
+        &[&format!("latency#{id}")],
+        "ok",
+        200,
+    )
+    .await;
     assert!(e.latency_ms >= 300.0, "{e:?}");
 }
 

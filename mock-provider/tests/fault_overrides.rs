@@ -8,7 +8,7 @@ use mock_provider::faults::{Endpoint, FaultAction, FaultRule, TokenOverride};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::fault_fixture::{
-    Fixture, assert_entry, client_credentials, fixture, last_entry, refresh, seed, token_filter,
+    Fixture, assert_last, client_credentials, fixture, refresh, seed, token_filter,
 };
 use support::{APP, JsonAnswer, now};
 
@@ -23,8 +23,14 @@ async fn overridden(f: &Fixture, o: TokenOverride, scope: Option<&str>) -> (Json
         .unwrap();
     let a = client_credentials(f, &f.issuer, scope).await;
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
-    let e = last_entry(&f.admin, token_filter()).await;
-    assert_entry(&e, &[&format!("token_override#{id}")], "ok", 200);
+    assert_last(
+        &f.admin,
+        token_filter(),
+        &[&format!("token_override#{id}")],
+        "ok",
+        200,
+    )
+    .await;
     let payload = support::jwt_payload(a.str("access_token"));
     (a, payload)
 }
@@ -222,8 +228,14 @@ async fn no_refresh_token_leaves_the_old_refresh_token_working() {
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
     assert!(a.body.get("refresh_token").is_none(), "{:?}", a.body);
     assert!(a.body["access_token"].is_string());
-    let e = last_entry(&f.admin, token_filter()).await;
-    assert_entry(&e, &[&format!("token_override#{id}")], "ok", 200);
+    let e = assert_last(
+        &f.admin,
+        token_filter(),
+        &[&format!("token_override#{id}")],
+        "ok",
+        200,
+    )
+    .await;
     assert_eq!(e.issued_refresh_token, None);
 
     let again = refresh(&f, &grant.refresh_token).await;
@@ -233,7 +245,6 @@ async fn no_refresh_token_leaves_the_old_refresh_token_working() {
         "not rotated, not reused: {again:?}"
     );
     assert_ne!(again.str("refresh_token"), grant.refresh_token);
-    let e = last_entry(&f.admin, token_filter()).await;
-    assert_entry(&e, &[], "ok", 200);
+    let e = assert_last(&f.admin, token_filter(), &[], "ok", 200).await;
     assert!(!e.reuse_detected);
 }

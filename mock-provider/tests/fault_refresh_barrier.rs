@@ -6,10 +6,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use mock_provider::faults::{Endpoint, FaultAction, FaultRule};
-use mock_provider::ledger::LedgerFilter;
 use reqwest::StatusCode;
 use support::APP;
-use support::fault_fixture::{assert_entry, fixture, last_entry, refresh, seed, token_filter};
+use support::fault_fixture::{assert_last, fixture, refresh, seed, token_filter};
 
 /// The barrier holds 5 concurrent refreshes with the same refresh token and
 /// releases them together: exactly one wins, the other four present a
@@ -73,14 +72,7 @@ async fn refresh_barrier_makes_five_refreshes_collide() {
     assert_eq!(winners.len(), 1, "{answers:#?}");
     assert_eq!(losers, K - 1, "{answers:#?}");
 
-    let entries = f
-        .admin
-        .ledger(&LedgerFilter {
-            client_id: Some(APP.0.into()),
-            ..token_filter()
-        })
-        .await
-        .unwrap();
+    let entries = f.admin.ledger(&token_filter().client(APP.0)).await.unwrap();
     assert_eq!(entries.len(), K);
     let name = format!("refresh_barrier#{id}");
     assert!(
@@ -144,8 +136,14 @@ async fn refresh_barrier_lets_a_lone_request_through_after_the_timeout() {
     let took = started.elapsed();
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
     assert!(took >= Duration::from_millis(300), "took {took:?}");
-    let e = last_entry(&f.admin, token_filter()).await;
-    assert_entry(&e, &[&format!("refresh_barrier#{id}")], "ok", 200);
+    let e = assert_last(
+        &f.admin,
+        token_filter(),
+        &[&format!("refresh_barrier#{id}")],
+        "ok",
+        200,
+    )
+    .await;
     assert!(e.latency_ms >= 300.0, "{e:?}");
     assert!(!e.reuse_detected);
 }

@@ -11,10 +11,9 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use mock_provider::admin::RotateKeys;
 use mock_provider::faults::{Endpoint, FaultAction, FaultRule, SigningFault};
-use mock_provider::ledger::LedgerFilter;
 use reqwest::StatusCode;
 use serde_json::Value;
-use support::fault_fixture::{assert_entry, client_credentials, fixture, last_entry, token_filter};
+use support::fault_fixture::{assert_last, client_credentials, fixture, token_filter};
 use support::{APP, jwt_header};
 
 /// Why a resource server refused a token.
@@ -119,15 +118,14 @@ async fn signing_faults_fail_verification_against_the_jwks() {
             let a = client_credentials(&f, &url, None).await;
             assert_eq!(a.status, StatusCode::OK, "{name} {fault:?}: {a:?}");
             let token = a.str("access_token");
-            let e = last_entry(
+            assert_last(
                 &f.admin,
-                LedgerFilter {
-                    issuer: Some(name.into()),
-                    ..token_filter()
-                },
+                token_filter().issuer(name),
+                &[&format!("signing#{id}")],
+                "ok",
+                200,
             )
             .await;
-            assert_entry(&e, &[&format!("signing#{id}")], "ok", 200);
             // The claims are the honest ones; only the signature lies.
             assert_eq!(support::jwt_payload(token)["iss"], url.as_str());
             let header = jwt_header(token);
@@ -331,6 +329,12 @@ async fn rotation_without_grace_drops_the_old_key_and_rotated_out_key_uses_it() 
     // Signed by the old key indeed: its saved public JWK verifies it.
     let key = DecodingKey::from_jwk(&old_jwk).unwrap();
     decode_with(token, &key, Algorithm::RS256, &f.issuer).expect("signed by the rotated-out key");
-    let e = last_entry(&f.admin, token_filter()).await;
-    assert_entry(&e, &[&format!("signing#{id}")], "ok", 200);
+    assert_last(
+        &f.admin,
+        token_filter(),
+        &[&format!("signing#{id}")],
+        "ok",
+        200,
+    )
+    .await;
 }

@@ -128,11 +128,7 @@ impl Expectation {
     /// Token endpoint requests by `client_id`, at any issuer, with any
     /// outcome.
     pub fn token_requests(client_id: &str) -> Self {
-        Self::matching(LedgerFilter {
-            endpoint: Some(Endpoint::Token),
-            client_id: Some(client_id.to_owned()),
-            ..LedgerFilter::default()
-        })
+        Self::matching(LedgerFilter::at(Endpoint::Token).client(client_id))
     }
 
     /// Successful refresh grants for `client_id`: the check behind "a
@@ -145,19 +141,19 @@ impl Expectation {
 
     /// Only at this issuer.
     pub fn issuer(mut self, issuer: &str) -> Self {
-        self.filter.issuer = Some(issuer.to_owned());
+        self.filter = self.filter.issuer(issuer);
         self
     }
 
     /// Only this grant type.
     pub fn grant_type(mut self, grant: GrantType) -> Self {
-        self.filter.grant_type = Some(grant);
+        self.filter = self.filter.grant_type(grant);
         self
     }
 
     /// Only this outcome (`ok`, an error code, `http_503`...).
     pub fn outcome(mut self, outcome: &str) -> Self {
-        self.filter.outcome = Some(outcome.to_owned());
+        self.filter = self.filter.outcome(outcome);
         self
     }
 

@@ -240,6 +240,42 @@ pub struct LedgerFilter {
     pub limit: Option<usize>,
 }
 
+/// Narrowing a filter one field at a time:
+/// `LedgerFilter::at(Endpoint::Token).client("app").outcome("ok")`.
+impl LedgerFilter {
+    /// Entries of this endpoint.
+    pub fn at(endpoint: Endpoint) -> Self {
+        Self {
+            endpoint: Some(endpoint),
+            ..Self::default()
+        }
+    }
+
+    /// Only at this issuer.
+    pub fn issuer(mut self, issuer: &str) -> Self {
+        self.issuer = Some(issuer.to_owned());
+        self
+    }
+
+    /// Only this client.
+    pub fn client(mut self, client_id: &str) -> Self {
+        self.client_id = Some(client_id.to_owned());
+        self
+    }
+
+    /// Only this grant type.
+    pub fn grant_type(mut self, grant: GrantType) -> Self {
+        self.grant_type = Some(grant);
+        self
+    }
+
+    /// Only this outcome (`ok`, an error code, `http_503`...).
+    pub fn outcome(mut self, outcome: &str) -> Self {
+        self.outcome = Some(outcome.to_owned());
+        self
+    }
+}
+
 /// Counters of one client at one issuer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientCounters {

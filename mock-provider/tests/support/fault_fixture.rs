@@ -119,10 +119,7 @@ pub async fn last_entry(admin: &AdminClient, filter: LedgerFilter) -> LedgerEntr
 }
 
 pub fn token_filter() -> LedgerFilter {
-    LedgerFilter {
-        endpoint: Some(Endpoint::Token),
-        ..Default::default()
-    }
+    LedgerFilter::at(Endpoint::Token)
 }
 
 /// Checks a ledger entry's faults, outcome and status.
@@ -131,4 +128,17 @@ pub fn assert_entry(entry: &LedgerEntry, faults: &[&str], outcome: &str, status:
     assert_eq!(entry.faults, faults, "faults of {entry:?}");
     assert_eq!(entry.outcome, outcome, "outcome of {entry:?}");
     assert_eq!(entry.status, status, "status of {entry:?}");
+}
+
+/// The latest entry matching `filter`, checked as [`assert_entry`] does.
+pub async fn assert_last(
+    admin: &AdminClient,
+    filter: LedgerFilter,
+    faults: &[&str],
+    outcome: &str,
+    status: u16,
+) -> LedgerEntry {
+    let entry = last_entry(admin, filter).await;
+    assert_entry(&entry, faults, outcome, status);
+    entry
 }
