@@ -41,10 +41,8 @@ async fn malformed_json_consumes_the_refresh_token() {
     let at1 = first.str("access_token").to_owned();
 
     let id = f
-        .admin
-        .add_fault(&FaultRule::new(Endpoint::Token, FaultAction::MalformedJson).times(1))
-        .await
-        .unwrap();
+        .add_fault(FaultRule::new(Endpoint::Token, FaultAction::MalformedJson).times(1))
+        .await;
     let mangled = raw_token(
         &f,
         &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
@@ -125,10 +123,8 @@ async fn empty_body_is_a_processed_200_with_no_body() {
 async fn wrong_content_type_labels_real_json_as_html() {
     let f = fixture().await;
     let id = f
-        .admin
-        .add_fault(&FaultRule::new(Endpoint::Token, FaultAction::WrongContentType).times(1))
-        .await
-        .unwrap();
+        .add_fault(FaultRule::new(Endpoint::Token, FaultAction::WrongContentType).times(1))
+        .await;
     let a = raw_token(&f, &[("grant_type", "client_credentials")]).await;
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
     assert!(

@@ -28,9 +28,8 @@ async fn oauth_error_hits_one_grant_of_one_client_exactly_twice() {
     let grant = seed(&f.admin, APP.0).await;
     let post_grant = seed(&f.admin, POST_APP.0).await;
     let id = f
-        .admin
         .add_fault(
-            &FaultRule::new(
+            FaultRule::new(
                 Endpoint::Token,
                 FaultAction::OauthError {
                     error: ErrorCode::InvalidGrant,
@@ -42,8 +41,7 @@ async fn oauth_error_hits_one_grant_of_one_client_exactly_twice() {
             .client(APP.0)
             .times(2),
         )
-        .await
-        .unwrap();
+        .await;
     let name = format!("oauth_error#{id}");
 
     // Another grant type of the same client.
@@ -114,16 +112,14 @@ async fn oauth_error_hits_one_grant_of_one_client_exactly_twice() {
 async fn oauth_error_status_defaults_per_code_and_can_be_set() {
     let f = fixture().await;
     let default_id = f
-        .admin
         .add_fault(
-            &FaultRule::new(
+            FaultRule::new(
                 Endpoint::Token,
                 FaultAction::oauth_error(ErrorCode::ServerError),
             )
             .times(1),
         )
-        .await
-        .unwrap();
+        .await;
     let a = client_credentials(&f, &f.issuer, None).await;
     assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR, "{a:?}");
     assert_eq!(a.error(), Some("server_error"));
@@ -137,9 +133,8 @@ async fn oauth_error_status_defaults_per_code_and_can_be_set() {
     .await;
 
     let custom_id = f
-        .admin
         .add_fault(
-            &FaultRule::new(
+            FaultRule::new(
                 Endpoint::Token,
                 FaultAction::OauthError {
                     error: ErrorCode::InvalidClient,
@@ -149,8 +144,7 @@ async fn oauth_error_status_defaults_per_code_and_can_be_set() {
             )
             .times(1),
         )
-        .await
-        .unwrap();
+        .await;
     let a = client_credentials(&f, &f.issuer, None).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{a:?}");
     assert_eq!(a.error(), Some("invalid_client"));
@@ -184,9 +178,8 @@ async fn http_status_faults_answer_before_processing() {
     let presented = TokenHash::of(&grant.refresh_token).fingerprint();
     for (status, retry_after) in [(500, None), (502, Some(3)), (503, Some(7))] {
         let id = f
-            .admin
             .add_fault(
-                &FaultRule::new(
+                FaultRule::new(
                     Endpoint::Token,
                     FaultAction::HttpStatus {
                         status,
@@ -196,8 +189,7 @@ async fn http_status_faults_answer_before_processing() {
                 .grant_type(GrantType::RefreshToken)
                 .times(1),
             )
-            .await
-            .unwrap();
+            .await;
         let a = refresh(&f, &grant.refresh_token).await;
         assert_eq!(a.status.as_u16(), status, "{a:?}");
         assert_eq!(
@@ -243,17 +235,15 @@ async fn faulted_refresh_records_the_presented_token_as_not_processed() {
     let grant = seed(&f.admin, APP.0).await;
     let presented = TokenHash::of(&grant.refresh_token).fingerprint();
     let id = f
-        .admin
         .add_fault(
-            &FaultRule::new(
+            FaultRule::new(
                 Endpoint::Token,
                 FaultAction::oauth_error(ErrorCode::TemporarilyUnavailable),
             )
             .grant_type(GrantType::RefreshToken)
             .times(1),
         )
-        .await
-        .unwrap();
+        .await;
     let refused = refresh(&f, &grant.refresh_token).await;
     assert_eq!(
         refused.error(),
@@ -310,9 +300,8 @@ async fn too_many_requests_is_429_with_retry_after() {
     let f = fixture().await;
     let grant = seed(&f.admin, APP.0).await;
     let id = f
-        .admin
         .add_fault(
-            &FaultRule::new(
+            FaultRule::new(
                 Endpoint::Token,
                 FaultAction::TooManyRequests {
                     retry_after_secs: 30,
@@ -320,8 +309,7 @@ async fn too_many_requests_is_429_with_retry_after() {
             )
             .times(1),
         )
-        .await
-        .unwrap();
+        .await;
     let a = refresh(&f, &grant.refresh_token).await;
     assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS, "{a:?}");
     assert_eq!(a.headers[RETRY_AFTER], "30");
@@ -352,9 +340,8 @@ async fn too_many_requests_is_429_with_retry_after() {
 async fn issuer_filter_leaves_other_issuers_alone() {
     let f = fixture().await;
     let id = f
-        .admin
         .add_fault(
-            &FaultRule::new(
+            FaultRule::new(
                 Endpoint::Token,
                 FaultAction::HttpStatus {
                     status: 503,
@@ -363,8 +350,7 @@ async fn issuer_filter_leaves_other_issuers_alone() {
             )
             .issuer("default"),
         )
-        .await
-        .unwrap();
+        .await;
     let other = client_credentials(&f, &f.other, None).await;
     assert_eq!(other.status, StatusCode::OK, "{other:?}");
     let default = client_credentials(&f, &f.issuer, None).await;
@@ -431,9 +417,8 @@ async fn every_endpoint_answers_an_injected_503() {
         (Endpoint::Upstream, StatusCode::UNAUTHORIZED),
     ] {
         let id = f
-            .admin
             .add_fault(
-                &FaultRule::new(
+                FaultRule::new(
                     endpoint,
                     FaultAction::HttpStatus {
                         status: 503,
@@ -442,8 +427,7 @@ async fn every_endpoint_answers_an_injected_503() {
                 )
                 .times(1),
             )
-            .await
-            .unwrap();
+            .await;
         let injected = raw(request(endpoint)).await;
         assert_eq!(
             injected.status,
@@ -474,9 +458,8 @@ async fn every_endpoint_answers_an_injected_503() {
 async fn authorize_oauth_error_redirects_to_the_client() {
     let f = fixture().await;
     let id = f
-        .admin
         .add_fault(
-            &FaultRule::new(
+            FaultRule::new(
                 Endpoint::Authorize,
                 FaultAction::OauthError {
                     error: ErrorCode::AccessDenied,
@@ -486,8 +469,7 @@ async fn authorize_oauth_error_redirects_to_the_client() {
             )
             .times(1),
         )
-        .await
-        .unwrap();
+        .await;
     let (_, challenge) = support::pkce_pair();
     let answer = support::authorize(
         &f.http,

@@ -17,10 +17,8 @@ use support::{APP, JsonAnswer, now};
 /// ledger entry.
 async fn overridden(f: &Fixture, o: TokenOverride, scope: Option<&str>) -> (JsonAnswer, Value) {
     let id = f
-        .admin
-        .add_fault(&FaultRule::new(Endpoint::Token, FaultAction::TokenOverride(o)).times(1))
-        .await
-        .unwrap();
+        .add_fault(FaultRule::new(Endpoint::Token, FaultAction::TokenOverride(o)).times(1))
+        .await;
     let a = client_credentials(f, &f.issuer, scope).await;
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
     assert_last(
@@ -210,9 +208,8 @@ async fn no_refresh_token_leaves_the_old_refresh_token_working() {
     let f = fixture().await;
     let grant = seed(&f.admin, APP.0).await;
     let id = f
-        .admin
         .add_fault(
-            &FaultRule::new(
+            FaultRule::new(
                 Endpoint::Token,
                 FaultAction::TokenOverride(TokenOverride {
                     no_refresh_token: true,
@@ -222,8 +219,7 @@ async fn no_refresh_token_leaves_the_old_refresh_token_working() {
             .grant_type(GrantType::RefreshToken)
             .times(1),
         )
-        .await
-        .unwrap();
+        .await;
     let a = refresh(&f, &grant.refresh_token).await;
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
     assert!(a.body.get("refresh_token").is_none(), "{:?}", a.body);

@@ -20,9 +20,8 @@ async fn refresh_barrier_makes_five_refreshes_collide() {
     let f = fixture().await;
     let grant = seed(&f.admin, APP.0).await;
     let id = f
-        .admin
         .add_fault(
-            &FaultRule::new(
+            FaultRule::new(
                 Endpoint::Token,
                 FaultAction::RefreshBarrier {
                     parties: K,
@@ -32,8 +31,7 @@ async fn refresh_barrier_makes_five_refreshes_collide() {
             .client(APP.0)
             .times(K as u64),
         )
-        .await
-        .unwrap();
+        .await;
     let started = Instant::now();
     let handles: Vec<_> = (0..K)
         .map(|_| {
@@ -121,16 +119,14 @@ async fn refresh_barrier_lets_a_lone_request_through_after_the_timeout() {
     let f = fixture().await;
     let grant = seed(&f.admin, APP.0).await;
     let id = f
-        .admin
-        .add_fault(&FaultRule::new(
+        .add_fault(FaultRule::new(
             Endpoint::Token,
             FaultAction::RefreshBarrier {
                 parties: 2,
                 timeout_millis: 300,
             },
         ))
-        .await
-        .unwrap();
+        .await;
     let started = Instant::now();
     let a = refresh(&f, &grant.refresh_token).await;
     let took = started.elapsed();

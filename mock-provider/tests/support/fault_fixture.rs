@@ -4,7 +4,7 @@
 //! (`kind#id` in `faults`, the `outcome` and the `status`).
 
 use mock_provider::admin::{SeedGrant, SeededGrant};
-use mock_provider::faults::Endpoint;
+use mock_provider::faults::{Endpoint, FaultRule};
 use mock_provider::ledger::{LedgerEntry, LedgerFilter};
 use mock_provider::{AdminClient, MockProvider};
 use reqwest::StatusCode;
@@ -20,6 +20,13 @@ pub struct Fixture {
     pub other: String,
     pub http: reqwest::Client,
     pub admin: AdminClient,
+}
+
+impl Fixture {
+    /// Adds `rule` through the admin API; its id.
+    pub async fn add_fault(&self, rule: FaultRule) -> u64 {
+        self.admin.add_fault(&rule).await.expect("fault rule added")
+    }
 }
 
 pub async fn fixture() -> Fixture {
